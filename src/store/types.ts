@@ -1,0 +1,86 @@
+import type { Entry, Level } from '../normalize/entry.js';
+
+/**
+ * The storage seam. The embedded memory store implements it today; the Redis Streams store
+ * implements the same interface and passes the same contract suite (`store.contract.ts`).
+ */
+
+/** What `append` is asked to do in one call (one ingest request = one call = one round trip). */
+export interface AppendRequest {
+  /** Entries to store, any number of apps mixed; each goes to its own `app_id` history. */
+  entries: Entry[];
+  /**
+   * Idempotency key of the request (e.g. `frame:<app>:<Logplex-Frame-Id>` or
+   * `batch:<app>:<batch_id>`). When this key was seen within `dedupeTtlMs`, nothing is stored and
+   * `duplicate` is true. Checking and recording the key is atomic with the write: a key is only
+   * recorded when the entries are stored, so a failed write never makes a retry look like a dupe.
+   */
+  dedupeKey?: string;
+  /** How long a dedupe key is remembered, in ms. */
+  dedupeTtlMs?: number;
+}
+
+export interface AppendResult {
+  /** Number of entries stored by this call (0 for a duplicate). */
+  stored: number;
+  /** True when `dedupeKey` had been seen: the request is acknowledged without storing. */
+  duplicate: boolean;
+}
+
+/** History query. All filters are optional and combine with AND. */
+export interface QueryFilter {
+  /** Apps to read. Empty/absent = all apps (admin only; routes enforce that). */
+  appIds?: string[];
+  environment?: string;
+  /** Minimum level (inclusive) … */
+  minLevel?: Level;
+  /** … or an explicit set of levels. */
+  levels?: Level[];
+  /** Exact match on `source` (APP-NAME). */
+  source?: string;
+  /** Dyno filter like `heroku logs --dyno`: `web` matches `web.1`; `web.1` matches only it. */
+  proc?: string;
+  category?: string;
+  traceId?: string;
+  batchId?: string;
+  /** Case-insensitive substring of `user_agent`. */
+  userAgent?: string;
+  /** Inclusive bounds on `timestamp`, normalised to the 27-char µs UTC form. */
+  dateFrom?: string;
+  dateTo?: string;
+  /** Case-insensitive substring of `message`. */
+  search?: string;
+  /** Page size (default 100, max 1000) and offset, newest first. */
+  limit: number;
+  offset: number;
+}
+
+export interface QueryResult {
+  /** Number of entries matching the filter (before limit/offset). */
+  total: number;
+  /** The page, newest `timestamp` first (ties broken by `id`, newest first). */
+  entries: Entry[];
+}
+
+/** Health as reported by `/health`. */
+export interface StoreHealth {
+  kind: 'memory' | 'redis';
+  ok: boolean;
+  detail?: string;
+}
+
+/**
+ * Entry storage: bounded per-app history, atomic dedupe, queries.
+ * `append` resolves only once the entries are stored; it rejects (with a GatewayError
+ * `store_unavailable`, 503) when they could not be, and then nothing was acknowledged.
+ */
+export interface Store {
+  readonly kind: 'memory' | 'redis';
+  append(req: AppendRequest): Promise<AppendResult>;
+  query(filter: QueryFilter): Promise<QueryResult>;
+  /** One entry by `id`, or the newest entry whose `trace_id` equals it; limited to `appIds` when given. */
+  get(idOrTraceId: string, appIds?: string[]): Promise<Entry | null>;
+  /** Apps that have stored at least one entry. */
+  health(): Promise<StoreHealth>;
+  close(): Promise<void>;
+}
