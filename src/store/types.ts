@@ -80,7 +80,12 @@ export interface Store {
   query(filter: QueryFilter): Promise<QueryResult>;
   /** One entry by `id`, or the newest entry whose `trace_id` equals it; limited to `appIds` when given. */
   get(idOrTraceId: string, appIds?: string[]): Promise<Entry | null>;
-  /** Apps that have stored at least one entry. */
+  /**
+   * Listens to entries as they are stored (after `append` stored them, in append order).
+   * The live fan-out builds on this; returns the unsubscribe function. Listeners must not throw
+   * and must not block: they run on the ingest path.
+   */
+  subscribe(listener: (entries: Entry[]) => void): () => void;
   health(): Promise<StoreHealth>;
   close(): Promise<void>;
 }
