@@ -1,0 +1,49 @@
+import { Hono } from 'hono';
+import { appRoutes } from './apps/routes.js';
+import type { GatewayDeps } from './deps.js';
+import { GatewayError } from './errors.js';
+import { drainRoutes } from './ingest/drain.js';
+import { jsonLogRoutes } from './ingest/json-logs.js';
+import { logplexInputRoutes } from './ingest/logplex-input.js';
+import { historyRoutes } from './query/history.js';
+import { homePage } from './home.js';
+
+/**
+ * Builds the HTTP app from its dependencies. Errors of every route are mapped to
+ * `{ "error": code, "message": text }` here, in one place.
+ */
+export function createApp(deps: GatewayDeps): Hono {
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    if (err instanceof GatewayError) {
+      for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
+      return c.json({ error: err.code, message: err.message }, err.status as 400);
+    }
+    // Unknown faults: log the error (never the request's headers: they carry tokens).
+    deps.logger.error({ err, method: c.req.method, path: c.req.path }, 'unhandled error');
+    return c.json({ error: 'internal', message: 'internal error' }, 500);
+  });
+  app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404));
+
+  app.get('/healthcheck', (c) => c.text('OK'));
+  app.get('/health', async (c) => {
+    const store = await deps.store.health();
+    const body = {
+      status: store.ok ? 'ok' : 'degraded',
+      time: new Date().toISOString(),
+      store: store.kind,
+      ...(store.detail ? { store_detail: store.detail } : {}),
+      ws_connections: deps.liveConnections?.() ?? 0,
+    };
+    return c.json(body, store.ok ? 200 : 503);
+  });
+
+  app.route('/', drainRoutes(deps));
+  app.route('/', logplexInputRoutes(deps));
+  app.route('/', jsonLogRoutes(deps));
+  app.route('/', historyRoutes(deps));
+  app.route('/', appRoutes(deps));
+  app.get('/', (c) => c.html(homePage(c, deps)));
+  return app;
+}

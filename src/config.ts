@@ -1,0 +1,121 @@
+import { z } from 'zod';
+
+/**
+ * The only place that reads `process.env`. Every limit of the gateway is named here, with its
+ * default; README.md's configuration table lists the same names.
+ */
+
+const bool = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''])
+  .transform((v) => v === '1' || v === 'true' || v === 'yes' || v === 'on');
+
+const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
+
+const EnvSchema = z.object({
+  PORT: int(9000, 0, 65535),
+  HOST: z.string().optional(),
+  ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional(),
+  SLUICE_CONFIG: z.string().default('sluice.config.json'),
+  PUBLIC_URL: z.string().url().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  HISTORY_PER_APP: int(1500, 1, 1_000_000),
+  MAX_FRAME_BYTES: int(10240, 64, 65536),
+  MAX_BODY_BYTES: int(8 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+  MAX_INFLATED_BYTES: int(32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  MAX_JSON_ENTRIES: int(10_000, 1, 1_000_000),
+  DEDUPE_TTL_SEC: int(900, 1, 7 * 24 * 3600),
+  DEDUPE_MAX_KEYS: int(100_000, 100, 10_000_000),
+  RATE_LIMIT_LINES_PER_SEC: int(50_000, 0, 100_000_000),
+  RATE_LIMIT_BURST: int(100_000, 1, 1_000_000_000),
+  REQUEST_TIMEOUT_MS: int(30_000, 1000, 600_000),
+  KEEP_ALIVE_TIMEOUT_MS: int(65_000, 1000, 600_000),
+  QUERY_MAX_LIMIT: int(1000, 1, 100_000),
+  INGEST_DISABLED: bool.default(false),
+  CREATE_DEMO_APP: bool.optional(),
+});
+
+/** Resolved configuration. */
+export interface Config {
+  port: number;
+  /** Address to bind; resolved by {@link resolveBindHost} when not set explicitly. */
+  host?: string;
+  adminToken?: string;
+  configPath: string;
+  /** Base URL used in drain URLs handed out by `POST /api/apps`; else taken from the request. */
+  publicUrl?: string;
+  logLevel: string;
+  /** Lines kept per app (Logplex keeps 1500). */
+  historyPerApp: number;
+  /** Largest octet-counted frame accepted (Logplex: 10240). */
+  maxFrameBytes: number;
+  /** Largest request body as sent (compressed or not) → 413 above. */
+  maxBodyBytes: number;
+  /** Largest body after gzip/deflate inflation → 413 above (gzip bombs). */
+  maxInflatedBytes: number;
+  /** Most entries in one JSON / NDJSON request → 413 above. */
+  maxJsonEntries: number;
+  /** How long a Logplex-Frame-Id or batch_id is remembered for dedupe. */
+  dedupeTtlMs: number;
+  dedupeMaxKeys: number;
+  /** Sustained ingest rate per app in lines/s (0 = unlimited) and the burst allowed above it. */
+  rateLimitLinesPerSec: number;
+  rateLimitBurst: number;
+  /** Whole-request timeout of the HTTP server. */
+  requestTimeoutMs: number;
+  /** Idle keep-alive timeout; above the 60 s of common load balancers so they close first. */
+  keepAliveTimeoutMs: number;
+  /** Largest `limit` accepted by `GET /api/logs`. */
+  queryMaxLimit: number;
+  /** Answer 503 on the ingest routes (maintenance switch, Logplex's "ingress disabled"). */
+  ingestDisabled: boolean;
+  /** Create the `demo` app at start; default: only when no admin token and no config file. */
+  createDemoApp?: boolean;
+}
+
+/**
+ * Reads the configuration from an environment (default `process.env`).
+ * Throws an Error naming every invalid variable.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const cleaned: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') cleaned[k] = v;
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    adminToken: e.ADMIN_TOKEN,
+    configPath: e.SLUICE_CONFIG,
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+    logLevel: e.LOG_LEVEL,
+    historyPerApp: e.HISTORY_PER_APP,
+    maxFrameBytes: e.MAX_FRAME_BYTES,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    maxInflatedBytes: e.MAX_INFLATED_BYTES,
+    maxJsonEntries: e.MAX_JSON_ENTRIES,
+    dedupeTtlMs: e.DEDUPE_TTL_SEC * 1000,
+    dedupeMaxKeys: e.DEDUPE_MAX_KEYS,
+    rateLimitLinesPerSec: e.RATE_LIMIT_LINES_PER_SEC,
+    rateLimitBurst: e.RATE_LIMIT_BURST,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
+    queryMaxLimit: e.QUERY_MAX_LIMIT,
+    ingestDisabled: e.INGEST_DISABLED,
+    createDemoApp: e.CREATE_DEMO_APP,
+  };
+}
+
+/**
+ * Where to listen. An explicit HOST wins. Otherwise a gateway with no admin token and no config
+ * file (the quickstart: a demo app with printed tokens) binds to loopback only, so a laptop does
+ * not expose an open gateway; with credentials configured it binds to all interfaces (PaaS).
+ */
+export function resolveBindHost(config: Config, hasConfigFile: boolean): string {
+  if (config.host) return config.host;
+  return config.adminToken || hasConfigFile ? '0.0.0.0' : '127.0.0.1';
+}

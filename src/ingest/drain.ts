@@ -1,0 +1,107 @@
+import { Hono, type Context } from 'hono';
+import { nowMicros } from '../decode/timestamp.js';
+import type { GatewayDeps } from '../deps.js';
+import { GatewayError } from '../errors.js';
+import { mediaType, readBody } from '../http/body.js';
+import { requireGrant } from '../http/auth.js';
+import type { Entry } from '../normalize/entry.js';
+import { syslogToEntry } from '../normalize/from-syslog.js';
+import { assertIngestEnabled, chargeRate } from './limits.js';
+import { decodeLogplexBody, formatRejects } from './logplex-body.js';
+
+const LOGPLEX_TYPES = new Set(['', 'application/logplex-1', 'application/x-logplex-1', 'text/plain']);
+
+/**
+ * `POST /drain` (alias `/heroku/api/v1/drain`): the target of
+ * `heroku drains:add https://user:TOKEN@host/drain`.
+ *
+ * Salvage semantics (logplex-facts §2): any 4xx but 429 makes Heroku drop the whole batch, so a
+ * bad frame must not cost the good ones. Good frames are stored and acknowledged with 200; the
+ * rejects are reported in headers; 400 only when the body holds no valid frame at all.
+ */
+export function drainRoutes(deps: GatewayDeps): Hono {
+  const { config, store } = deps;
+  const app = new Hono();
+
+  const handle = async (c: Context) => {
+    assertIngestEnabled(deps);
+    // Basic (the drain URL's userinfo) or ?token=; Bearer for curl users.
+    const grant = await requireGrant(c, deps.apps, {
+      basic: true,
+      bearer: true,
+      query: true,
+      allow: ['ingest'],
+      challenge: { 'WWW-Authenticate': 'Basic realm="Sluice"' },
+    });
+    if (grant.kind !== 'ingest') throw new GatewayError('forbidden', 403, 'an ingest token is required');
+    const type = mediaType(c);
+    if (!LOGPLEX_TYPES.has(type)) {
+      throw new GatewayError('unsupported_media_type', 415, `Content-Type ${type} is not application/logplex-1`);
+    }
+    const body = await readBody(c, config);
+    const receivedAtDate = new Date();
+    const receivedAt = nowMicros();
+    const decoded = decodeLogplexBody(body, { mode: 'drain', maxFrameBytes: config.maxFrameBytes, receivedAt: receivedAtDate });
+    if (decoded.records.length === 0) {
+      throw new GatewayError(
+        'no_valid_frames',
+        400,
+        body.length === 0
+          ? 'empty body: expected octet-counted syslog frames (LEN SP MSG)'
+          : `body holds no valid octet-counted syslog frame (rejected: ${formatRejects(decoded.rejects)})`,
+      );
+    }
+    await chargeRate(deps, grant.appId, decoded.records.length);
+
+    const frameId = c.req.header('logplex-frame-id') || undefined;
+    const drainToken = c.req.header('logplex-drain-token') || undefined;
+    const userAgent = c.req.header('user-agent') || undefined;
+    const tags = queryTags(c.req.queries());
+    const entries: Entry[] = new Array(decoded.records.length);
+    for (let i = 0; i < decoded.records.length; i++) {
+      entries[i] = syslogToEntry(decoded.records[i]!, {
+        appId: grant.appId,
+        receivedAt,
+        frameId,
+        drainToken,
+        userAgent,
+        tags,
+      });
+    }
+    const result = await store.append({
+      entries,
+      dedupeKey: frameId ? `frame:${grant.appId}:${frameId}` : undefined,
+      dedupeTtlMs: config.dedupeTtlMs,
+    });
+
+    c.header('Sluice-Accepted', String(result.duplicate ? 0 : entries.length));
+    c.header('Sluice-Rejected', String(decoded.rejectedCount));
+    if (decoded.rejectedCount > 0) c.header('Sluice-Rejects', formatRejects(decoded.rejects));
+    if (result.duplicate) c.header('Sluice-Duplicate', 'true');
+    const declared = c.req.header('logplex-msg-count');
+    // Reported, never fatal: Vector 400s here and Heroku then drops the whole batch.
+    const parsed = entries.length;
+    const mismatch = declared !== undefined && Number(declared) !== parsed;
+    if (mismatch) c.header('Sluice-Msg-Count-Mismatch', `header=${declared} accepted=${parsed}`);
+    return c.json({
+      accepted: result.duplicate ? 0 : entries.length,
+      rejected: decoded.rejectedCount,
+      ...(decoded.rejectedCount > 0 ? { rejects: decoded.rejects } : {}),
+      ...(result.duplicate ? { duplicate: true } : {}),
+      ...(mismatch ? { msg_count_mismatch: { header: Number(declared), accepted: parsed } } : {}),
+    });
+  };
+  app.post('/drain', handle);
+  app.post('/heroku/api/v1/drain', handle);
+  return app;
+}
+
+/** Query parameters other than the token become tags: `?tag=x&env=prod` → `tag=x`, `env=prod`. */
+function queryTags(queries: Record<string, string[]>): string[] | undefined {
+  let tags: string[] | undefined;
+  for (const [key, values] of Object.entries(queries)) {
+    if (key === 'token') continue;
+    for (const v of values) (tags ??= []).push(v === '' ? key : `${key}=${v}`);
+  }
+  return tags;
+}

@@ -1,0 +1,57 @@
+import { splitFrames } from '../decode/octet-frames.js';
+import { parseSyslogFrame } from '../decode/syslog.js';
+import type { SyslogMode, SyslogRecord } from '../decode/types.js';
+
+/** Options of {@link decodeLogplexBody}. */
+export interface DecodeLogplexOptions {
+  mode: SyslogMode;
+  maxFrameBytes: number;
+  /** Receive time, used by the RFC 3164 fallback to pick a year. */
+  receivedAt: Date;
+}
+
+/** What one `application/logplex-1` body decodes to. */
+export interface DecodedLogplexBody {
+  records: SyslogRecord[];
+  /** Frames (or stray spans) given up, by reason: framing reasons and syslog reasons together. */
+  rejects: Record<string, number>;
+  rejectedCount: number;
+  /** Bytes of the body inside rejected spans (0 when everything was accepted). */
+  rejectedBytes: number;
+}
+
+/**
+ * Bytes → syslog records, for both Logplex routes: octet framing (RFC 6587 §3.4.1), then
+ * RFC 5424 (drain or input mode) with the RFC 3164 fallback. Pure and synchronous, never throws:
+ * every byte ends up in a record or in a counted reject.
+ */
+export function decodeLogplexBody(body: Buffer, opts: DecodeLogplexOptions): DecodedLogplexBody {
+  const { frames, rejects: frameRejects } = splitFrames(body, { maxFrameBytes: opts.maxFrameBytes });
+  const records: SyslogRecord[] = [];
+  const rejects: Record<string, number> = {};
+  let rejectedCount = 0;
+  let rejectedBytes = 0;
+  for (const r of frameRejects) {
+    rejects[r.reason] = (rejects[r.reason] ?? 0) + 1;
+    rejectedCount++;
+    rejectedBytes += r.end - r.start;
+  }
+  for (const f of frames) {
+    const res = parseSyslogFrame(body, f.msgStart, f.msgEnd, opts.mode, opts.receivedAt);
+    if (res.ok) {
+      records.push(res.record);
+    } else {
+      rejects[res.reason] = (rejects[res.reason] ?? 0) + 1;
+      rejectedCount++;
+      rejectedBytes += f.end - f.start;
+    }
+  }
+  return { records, rejects, rejectedCount, rejectedBytes };
+}
+
+/** `truncated=1,bad_sd=2`: the reject counts as one header value. */
+export function formatRejects(rejects: Record<string, number>): string {
+  return Object.entries(rejects)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}

@@ -1,0 +1,96 @@
+import { existsSync } from 'node:fs';
+import { serve } from '@hono/node-server';
+import { createApp } from './app.js';
+import { loadAppsConfig, seedRegistry } from './apps/config-file.js';
+import { createMemoryAppRegistry } from './apps/memory-registry.js';
+import type { AppRegistry } from './apps/types.js';
+import { loadConfig, resolveBindHost, type Config } from './config.js';
+import type { GatewayDeps } from './deps.js';
+import { createMemoryRateLimiter } from './limits/rate-limiter.js';
+import { createLogger } from './log.js';
+import { createMemoryStore } from './store/memory.js';
+
+/** Process entry: config → store → apps → HTTP app → serve; SIGTERM drains and exits. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const hasConfigFile = existsSync(config.configPath);
+  const store = createMemoryStore({ historyPerApp: config.historyPerApp, maxDedupeKeys: config.dedupeMaxKeys });
+  const apps = createMemoryAppRegistry({ adminToken: config.adminToken });
+  const fileConfig = hasConfigFile ? await loadAppsConfig(config.configPath) : null;
+  if (fileConfig) await seedRegistry(apps, fileConfig);
+  const createDemo = config.createDemoApp ?? (!config.adminToken && !fileConfig);
+  if (createDemo && !(await apps.get('demo'))) await apps.create('demo');
+
+  const deps: GatewayDeps = {
+    config,
+    store,
+    apps,
+    rateLimiter: createMemoryRateLimiter({ ratePerSec: config.rateLimitLinesPerSec, burst: config.rateLimitBurst }),
+    logger,
+  };
+  const app = createApp(deps);
+  const host = resolveBindHost(config, hasConfigFile);
+  const server = serve({ fetch: app.fetch, port: config.port, hostname: host }, (info) => {
+    logger.info({ port: info.port, host, store: store.kind }, 'listening');
+    void printBanner(config, apps, host, info.port, createDemo);
+  });
+  const http = server as unknown as import('node:http').Server;
+  http.requestTimeout = config.requestTimeoutMs;
+  http.keepAliveTimeout = config.keepAliveTimeoutMs;
+  http.headersTimeout = Math.min(config.requestTimeoutMs, config.keepAliveTimeoutMs + 1000);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping: finishing in-flight requests');
+    // Stop accepting; requests already read are answered (their entries are stored first).
+    http.close(() => {
+      void store.close().finally(() => process.exit(0));
+    });
+    http.closeIdleConnections();
+    setTimeout(() => process.exit(0), 10_000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** The start banner on stderr, for the operator: where the dashboard is and ready curl lines. */
+async function printBanner(config: Config, apps: AppRegistry, host: string, port: number, demo: boolean): Promise<void> {
+  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+  const base = config.publicUrl ?? `http://${shown}:${port}`;
+  const lines = [
+    '',
+    `  Sluice is listening on ${host}:${port}${host === '127.0.0.1' ? ' (loopback only: set ADMIN_TOKEN or a config file to listen on all interfaces)' : ''}`,
+    `  Dashboard:  ${base}/`,
+  ];
+  const app = demo ? await apps.get('demo') : null;
+  if (app) {
+    const ingest = app.ingestTokens[0]!;
+    const read = app.readTokens[0]!;
+    const origin = new URL(base);
+    const frame = '<134>1 2025-01-15T14:22:00.123456+00:00 host app web.1 - level=info msg="hello from curl" measure#latency=12ms';
+    lines.push(
+      `  Demo app:   demo   ingest token ${ingest}   read token ${read}`,
+      '',
+      '  Heroku drain:',
+      `    heroku drains:add '${origin.protocol}//token:${ingest}@${origin.host}/drain' --app YOUR_APP`,
+      '  Drain (application/logplex-1, octet-counted RFC 5424):',
+      `    curl -u token:${ingest} -H 'Content-Type: application/logplex-1' --data-binary '${Buffer.byteLength(frame)} ${frame}' ${base}/drain`,
+      '  Logplex input (add-on style):',
+      `    curl -u token:${ingest} -H 'Content-Type: application/logplex-1' --data-binary '${Buffer.byteLength(frame)} ${frame}' ${base}/logs`,
+      '  JSON:',
+      `    curl -H 'Authorization: Bearer ${ingest}' -H 'Content-Type: application/json' -d '{"level":"warn","message":"disk almost full","context":{"disk":"/dev/sda1"}}' ${base}/api/logs`,
+      '  Read history:',
+      `    curl '${base}/api/logs?token=${read}&limit=10'`,
+      '',
+    );
+  }
+  process.stderr.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`sluice: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
