@@ -113,14 +113,18 @@ export function parseTimestamp(
  */
 export function parseTimestampString(value: string, opts?: TimestampOptions): string | null {
   if (value.length > 64) return null;
-  const buf = Buffer.from(value, 'latin1');
+  // UTF-8, not latin1: latin1 keeps only the low byte of each char, so `Ķ` (U+0136) would read
+  // as the digit `6`. In UTF-8 every non-ASCII char is bytes >= 0x80, which never validate.
+  const buf = Buffer.from(value, 'utf8');
   return parseTimestamp(buf, 0, buf.length, opts);
 }
 
 /** Formats epoch microseconds in the 27-char form. */
 export function formatMicros(epochMicros: number): string {
-  const ms = Math.floor(epochMicros / 1000);
-  const us = epochMicros - ms * 1000;
+  // Whole µs only: a fractional input would otherwise print as `0001.5Z`.
+  const whole = Math.floor(epochMicros);
+  const ms = Math.floor(whole / 1000);
+  const us = whole - ms * 1000;
   const iso = new Date(ms).toISOString();
   return `${iso.slice(0, 23)}${us.toString().padStart(3, '0')}Z`;
 }

@@ -40,6 +40,7 @@ export interface QueryFilter {
   source?: string;
   /** Dyno filter like `heroku logs --dyno`: `web` matches `web.1`; `web.1` matches only it. */
   proc?: string;
+  /** Case-insensitive substring of `category` (the "partial match" of the seed API). */
   category?: string;
   traceId?: string;
   batchId?: string;

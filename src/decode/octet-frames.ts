@@ -1,0 +1,187 @@
+/**
+ * Octet-counting framer for `application/logplex-1` bodies (RFC 6587 §3.4.1: `LEN SP MSG`).
+ *
+ * A small explicit state machine over the body's bytes: it never splits on LF (a message may
+ * hold line feeds), it always advances past bad bytes, and every byte of the body ends up in
+ * exactly one frame or reject segment, so callers can salvage the good frames of a bad body and
+ * report precisely what was given up.
+ */
+import type { Frame, FrameReject, FrameRejectReason, SplitOptions, SplitResult } from './types.js';
+
+const SP = 0x20;
+const LT = 0x3c;
+const GT = 0x3e;
+const LF = 0x0a;
+const CR = 0x0d;
+const CH_0 = 0x30;
+const CH_9 = 0x39;
+
+/** Logplex's SYSLOG_MAX_SIZE. */
+const DEFAULT_MAX_FRAME_BYTES = 10240;
+/** Hard ceiling: no configuration may make the framer accept bigger frames. */
+const MAX_MAX_FRAME_BYTES = 65536;
+/** RFC 6587 §3.4.1 gives LEN no bound; Logplex frames never need more than 6 digits. */
+const MAX_LEN_DIGITS = 6;
+/** How far a non-numeric "LEN" may run before its SP for the span to count as a bad LEN. */
+const MAX_LEN_TOKEN = 16;
+
+/** SP, HT, CR, LF: the padding some senders put between frames. */
+function isSpace(c: number): boolean {
+  return c === SP || c === LF || c === CR || c === 0x09;
+}
+
+function isDigit(c: number): boolean {
+  return c >= CH_0 && c <= CH_9;
+}
+
+function resolveMax(opts: SplitOptions | undefined): number {
+  const m = opts?.maxFrameBytes;
+  if (m === undefined || !Number.isFinite(m)) return DEFAULT_MAX_FRAME_BYTES;
+  if (m < 1) return 1;
+  return m > MAX_MAX_FRAME_BYTES ? MAX_MAX_FRAME_BYTES : Math.floor(m);
+}
+
+/**
+ * True when a plausible frame header `LEN SP <PRI>` starts at `p`: LEN is 1–6 digits without a
+ * leading zero and starts a digit run (the byte before is not a digit, so the tail of a rejected
+ * LEN such as the `3` of `93 <45>` is never taken for a new header), PRI is 1–3 digits in `<>`.
+ */
+function isBoundary(body: Uint8Array, p: number, len: number): boolean {
+  const c = body[p]!;
+  if (c <= CH_0 || c > CH_9) return false; // a digit, not 0 (no leading zero)
+  if (p > 0 && isDigit(body[p - 1]!)) return false;
+  let n = c - CH_0;
+  let i = p + 1;
+  while (i < len && isDigit(body[i]!)) {
+    if (i - p >= MAX_LEN_DIGITS) return false;
+    n = n * 10 + (body[i]! - CH_0);
+    i++;
+  }
+  if (i + 4 > len || body[i] !== SP || body[i + 1] !== LT) return false;
+  i += 2;
+  const priStart = i;
+  while (i < len && i - priStart < 4 && isDigit(body[i]!)) i++;
+  const digits = i - priStart;
+  // The frame must at least hold its own `<PRI>` (so `1x3 <13>` does not yield a frame `<13`).
+  return digits >= 1 && digits <= 3 && i < len && body[i] === GT && n >= digits + 2;
+}
+
+/** First plausible frame header at or after `from`, or `len` when there is none. */
+function findBoundary(body: Uint8Array, from: number, len: number): number {
+  for (let p = from; p < len; p++) {
+    // Cheap pre-filter: a header starts with a non-zero digit.
+    const c = body[p]!;
+    if (c > CH_0 && c <= CH_9 && isBoundary(body, p, len)) return p;
+  }
+  return len;
+}
+
+/**
+ * Splits an octet-counted body (RFC 6587 §3.4.1, Logplex `application/logplex-1`) into frames.
+ *
+ * - LEN is a decimal count of **bytes**, 1–6 digits, no leading zero, then one SP.
+ * - A frame is taken exactly by its LEN, whatever it holds (LF included: never split on LF),
+ *   and is accepted even when non-whitespace follows it directly (Heroku's L10 frame carries no
+ *   trailing LF and is glued to the next frame's LEN); the following bytes are judged on their own.
+ * - One trailing `\n` or `\r\n` is left out of MSG (`msgEnd`), since Heroku counts it inside LEN.
+ * - ASCII whitespace (SP, HT, CR, LF) between segments is tolerated: it joins the segment that
+ *   follows it, and whitespace at the end of the body joins the last segment.
+ * - A bad frame costs only its own bytes: a LEN past the end of the body (`truncated`), a LEN
+ *   over the maximum (`too_large`), a LEN that is not 1–6 digits without a leading zero, or a
+ *   non-numeric token before `SP <` (`bad_length`), and stray bytes (`garbage`) are rejected; the
+ *   framer then resynchronises on the next plausible `LEN SP <PRI>` header, scanning from the
+ *   byte after the bad one (for `too_large`, on the declared end of the frame when a header or
+ *   the end of the body is found there). A plausible header starts a digit run and its LEN can
+ *   hold its `<PRI>`, so the tail `3 <45>` of a rejected `93 <45>` is not one. Stray bytes glued
+ *   to a good header (`!93 <45>1 ...`) are `garbage`, and the frame is kept.
+ *
+ * Frame and reject segments tile the body: sorted, contiguous, non-overlapping, lengths adding up
+ * to `body.length`. Exception: an empty or all-whitespace body yields no segments at all.
+ * Never throws; runs in time linear in the body.
+ *
+ * @example
+ * const { frames } = splitFrames(Buffer.from('5 hello6 world\n'));
+ * // frames[0]: msgStart 2, msgEnd 7 ('hello'); frames[1]: msgStart 9, msgEnd 14 ('world')
+ */
+export function splitFrames(body: Buffer, opts?: SplitOptions): SplitResult {
+  const max = resolveMax(opts);
+  const len = body.length;
+  const frames: Frame[] = [];
+  const rejects: FrameReject[] = [];
+  // The segment most recently pushed, so whitespace at the end of the body can join it.
+  let last: Frame | FrameReject | null = null;
+  let i = 0;
+
+  while (i < len) {
+    const segStart = i;
+    while (i < len && isSpace(body[i]!)) i++;
+    if (i === len) {
+      // Trailing whitespace joins the last segment; an all-whitespace body has no segments.
+      if (last !== null) last.end = len;
+      break;
+    }
+
+    const j = i;
+    let reason: FrameRejectReason;
+    // Where the framer may look for the next header after a reject.
+    let resumeFrom = j + 1;
+
+    // Digits then SP: a LEN (RFC 6587 §3.4.1: NONZERO-DIGIT *DIGIT SP).
+    let k = j;
+    while (k < len && isDigit(body[k]!)) k++;
+    if (k > j && k < len && body[k] === SP) {
+      if (k - j > MAX_LEN_DIGITS || body[j] === CH_0) {
+        reason = 'bad_length';
+      } else {
+        let n = 0;
+        for (let d = j; d < k; d++) n = n * 10 + (body[d]! - CH_0);
+        const msgStart = k + 1;
+        const frameEnd = msgStart + n;
+        if (n > max) {
+          reason = 'too_large';
+          // Trust the declared length when a header (or the end of the body) sits there:
+          // the message itself may hold bytes that look like a header.
+          if (frameEnd <= len) {
+            let q = frameEnd;
+            while (q < len && isSpace(body[q]!)) q++;
+            if (q === len || isBoundary(body, q, len)) resumeFrom = frameEnd;
+          }
+        } else if (frameEnd > len) {
+          reason = 'truncated';
+        } else {
+          let msgEnd = frameEnd;
+          if (msgEnd > msgStart && body[msgEnd - 1] === LF) {
+            msgEnd--;
+            if (msgEnd > msgStart && body[msgEnd - 1] === CR) msgEnd--;
+          }
+          const frame: Frame = { start: segStart, end: frameEnd, msgStart, msgEnd };
+          frames.push(frame);
+          last = frame;
+          i = frameEnd;
+          continue;
+        }
+      }
+    } else {
+      // Not `DIGITS SP`. A short token right before `SP <` stands where a LEN should be
+      // (`1x3 <13>1 ...`): a bad LEN. Anything else is stray bytes (e.g. the ` 1` left after a
+      // frame whose LEN was too small, or a body that is not octet-counted at all).
+      while (k < len && k - j <= MAX_LEN_TOKEN && !isSpace(body[k]!)) k++;
+      reason = k - j <= MAX_LEN_TOKEN && k + 1 < len && body[k] === SP && body[k + 1] === LT ? 'bad_length' : 'garbage';
+    }
+
+    // Reject: skip to the next plausible header; trailing whitespace goes to the next segment.
+    let next = findBoundary(body, resumeFrom, len);
+    // A header inside the token (`!7 <13>1 ...`): the bytes before it are stray bytes glued to a
+    // good frame (as Heroku glues frames after its L10 line), not a bad LEN.
+    if (reason === 'bad_length' && next < k) reason = 'garbage';
+    if (next < len) {
+      while (next > j + 1 && isSpace(body[next - 1]!)) next--;
+    }
+    const reject: FrameReject = { start: segStart, end: next, reason };
+    rejects.push(reject);
+    last = reject;
+    i = next;
+  }
+
+  return { frames, rejects };
+}
