@@ -70,7 +70,9 @@ async function printBanner(config: Config, apps: AppRegistry, host: string, port
     const ingest = app.ingestTokens[0]!;
     const read = app.readTokens[0]!;
     const origin = new URL(base);
+    // Drains carry no STRUCTURED-DATA; Logplex input (add-ons) carries it (`-` here).
     const frame = '<134>1 2025-01-15T14:22:00.123456+00:00 host app web.1 - level=info msg="hello from curl" measure#latency=12ms';
+    const inputFrame = '<190>1 2025-01-15T14:22:00.123456+00:00 my-addon my-addon worker.1 - - count#jobs.done=1 msg="from an add-on"';
     lines.push(
       `  Demo app:   demo   ingest token ${ingest}   read token ${read}`,
       '',
@@ -79,7 +81,7 @@ async function printBanner(config: Config, apps: AppRegistry, host: string, port
       '  Drain (application/logplex-1, octet-counted RFC 5424):',
       `    curl -u token:${ingest} -H 'Content-Type: application/logplex-1' --data-binary '${Buffer.byteLength(frame)} ${frame}' ${base}/drain`,
       '  Logplex input (add-on style):',
-      `    curl -u token:${ingest} -H 'Content-Type: application/logplex-1' --data-binary '${Buffer.byteLength(frame)} ${frame}' ${base}/logs`,
+      `    curl -u token:${ingest} -A 'MyAddon/1.0' -H 'Content-Type: application/logplex-1' --data-binary '${Buffer.byteLength(inputFrame)} ${inputFrame}' ${base}/logs`,
       '  JSON:',
       `    curl -H 'Authorization: Bearer ${ingest}' -H 'Content-Type: application/json' -d '{"level":"warn","message":"disk almost full","context":{"disk":"/dev/sda1"}}' ${base}/api/logs`,
       '  Read history:',

@@ -1,0 +1,141 @@
+import { Hono } from 'hono';
+import { nowMicros } from '../decode/timestamp.js';
+import type { GatewayDeps } from '../deps.js';
+import { GatewayError } from '../errors.js';
+import { requireGrant } from '../http/auth.js';
+import { mediaType, readBody } from '../http/body.js';
+import type { Entry } from '../normalize/entry.js';
+import { classifyJsonPayload, jsonToEntry } from '../normalize/from-json.js';
+import { assertIngestEnabled, chargeRate } from './limits.js';
+
+const JSON_TYPES = new Set(['application/json']);
+const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines']);
+
+/** One rejected item of a JSON request, by its index in the request. */
+interface ItemError {
+  index: number;
+  error: string;
+}
+
+/**
+ * `POST /api/logs`: JSON logs from apps and curl. One entry, `{ "logs": [...] }`, an array,
+ * the seed-003 batch form and its shorthand, or NDJSON. Valid entries are stored and answered
+ * 201 `{ saved, entries, errors }`; invalid ones are listed by index. A `batch_id` seen before
+ * is acknowledged (200, `duplicate: true`) without storing twice.
+ */
+export function jsonLogRoutes(deps: GatewayDeps): Hono {
+  const { config, store } = deps;
+  const app = new Hono();
+
+  app.post('/api/logs', async (c) => {
+    assertIngestEnabled(deps);
+    const grant = await requireGrant(c, deps.apps, { bearer: true, query: true, allow: ['ingest', 'admin'] });
+    const type = mediaType(c);
+    const ndjson = NDJSON_TYPES.has(type);
+    if (!ndjson && !JSON_TYPES.has(type)) {
+      throw new GatewayError(
+        'unsupported_media_type',
+        415,
+        `Content-Type ${type || '(none)'} is not application/json or application/x-ndjson`,
+      );
+    }
+    const body = await readBody(c, config);
+
+    const errors: ItemError[] = [];
+    let payload: unknown;
+    let lineOf: number[] | undefined; // NDJSON: item index → line index, for error reports
+    if (ndjson) {
+      const parsed = parseNdjson(body.toString('utf8'), errors);
+      payload = parsed.items;
+      lineOf = parsed.lines;
+    } else {
+      try {
+        payload = JSON.parse(body.toString('utf8'));
+      } catch (err) {
+        throw new GatewayError('invalid_json', 400, `body is not valid JSON: ${(err as Error).message}`);
+      }
+    }
+    const classified = classifyJsonPayload(payload);
+    if ('error' in classified) throw new GatewayError('invalid_entry', 400, classified.error);
+    const { items, targetAppIds, defaults } = classified;
+    if (items.length > config.maxJsonEntries) {
+      throw new GatewayError('body_too_large', 413, `${items.length} entries is over the limit of ${config.maxJsonEntries}`);
+    }
+
+    // Which app each item goes to: a token may only write its own app (403 otherwise).
+    const appIds: string[] = new Array(items.length);
+    const checked = new Set<string>();
+    for (let i = 0; i < items.length; i++) {
+      const target = targetAppIds[i];
+      if (grant.kind === 'ingest') {
+        if (target !== undefined && target !== grant.appId) {
+          throw new GatewayError('forbidden', 403, `this token may not write app ${target}`);
+        }
+        appIds[i] = grant.appId;
+      } else {
+        if (target === undefined) {
+          throw new GatewayError('invalid_entry', 400, `app_id: required when writing with the admin token (item ${i})`);
+        }
+        if (!checked.has(target)) {
+          if (!(await deps.apps.get(target))) throw new GatewayError('app_not_found', 404, `no app ${target}`);
+          checked.add(target);
+        }
+        appIds[i] = target;
+      }
+    }
+
+    const receivedAt = nowMicros();
+    const userAgent = c.req.header('user-agent') || undefined;
+    const entries: Entry[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const res = jsonToEntry(items[i], { ...defaults, appId: appIds[i]!, receivedAt, userAgent });
+      if (res.ok) entries.push(res.entry);
+      else errors.push({ index: lineOf ? lineOf[i]! : i, error: res.error });
+    }
+    if (entries.length === 0) {
+      const first = errors[0];
+      throw new GatewayError(
+        'invalid_entry',
+        400,
+        first ? `entry ${first.index}: ${first.error}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}` : 'no entries in the body',
+      );
+    }
+    errors.sort((a, b) => a.index - b.index);
+
+    const perApp = new Map<string, number>();
+    for (const e of entries) perApp.set(e.app_id, (perApp.get(e.app_id) ?? 0) + 1);
+    for (const [id, n] of perApp) await chargeRate(deps, id, n);
+
+    const batchId = defaults.batchId;
+    const result = await store.append({
+      entries,
+      dedupeKey: batchId ? `batch:${entries[0]!.app_id}:${batchId}` : undefined,
+      dedupeTtlMs: config.dedupeTtlMs,
+    });
+    if (result.duplicate) return c.json({ saved: 0, duplicate: true, entries: [], errors: null }, 200);
+    return c.json({ saved: entries.length, entries, errors: errors.length ? errors : null }, 201);
+  });
+  return app;
+}
+
+/**
+ * NDJSON → items. Blank lines are skipped; a line that is not JSON is reported by its 0-based
+ * position among non-blank lines and does not cost the other lines.
+ */
+function parseNdjson(text: string, errors: ItemError[]): { items: unknown[]; lines: number[] } {
+  const items: unknown[] = [];
+  const lines: number[] = [];
+  let index = 0;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line) continue;
+    try {
+      items.push(JSON.parse(line));
+      lines.push(index);
+    } catch (err) {
+      errors.push({ index, error: `invalid JSON: ${(err as Error).message}` });
+    }
+    index++;
+  }
+  return { items, lines };
+}

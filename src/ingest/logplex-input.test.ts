@@ -1,0 +1,126 @@
+import { gzipSync } from 'node:zlib';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { basic, frame, LOGPLEX, makeGateway, type TestGateway } from '../../test/support/gateway.js';
+
+let gw: TestGateway;
+beforeEach(async () => {
+  gw = await makeGateway();
+});
+
+const ADDON = 'MyAddon (https://addons.heroku.com/my-addon; Ruby/2.1.2)';
+
+function input(body: string | Buffer, headers: Record<string, string> = {}, method = 'POST') {
+  return gw.app.request('/logs', {
+    method,
+    headers: { ...LOGPLEX, Authorization: basic(gw.a.ingest), 'User-Agent': ADDON, ...headers },
+    body: method === 'GET' ? undefined : body,
+  });
+}
+
+const line = (msg: string, app = 'my-addon') => `<190>1 2013-03-27T20:02:24.123456+00:00 hostname ${app} procid - - ${msg}`;
+
+async function all() {
+  return (await gw.store.query({ limit: 100, offset: 0 })).entries.reverse();
+}
+
+describe('POST /logs (Logplex input)', () => {
+  it('answers 204 and stores full RFC 5424 frames with SD params in context and the add-on User-Agent', async () => {
+    const body =
+      frame('<13>1 2013-06-07T13:17:49.468822+00:00 host my-addon web.7 - [meta sequenceId="22984"][origin ip="10.0.0.\\]1"] hi') +
+      frame(line('sample#tables=30 sample#active-connections=3'));
+    const res = await input(body, { 'Logplex-Msg-Count': '2' });
+    expect(res.status).toBe(204);
+    const entries = await all();
+    const first = entries.find((e) => e.proc === 'web.7');
+    const second = entries.find((e) => e.proc === 'procid');
+    expect(first).toMatchObject({ message: 'hi', user_agent: ADDON, app_id: 'app-a', proc: 'web.7' });
+    expect(first!.context).toMatchObject({ meta: { sequenceId: '22984' }, origin: { ip: '10.0.0.]1' } });
+    expect(second!.metrics).toEqual([
+      { kind: 'sample', name: 'tables', value: 30 },
+      { kind: 'sample', name: 'active-connections', value: 3 },
+    ]);
+  });
+
+  it('reads "hi" and "hello" from framed-bodies #4 (SD is "-" on the input route)', async () => {
+    const body =
+      '64 <13>1 2013-06-07T13:17:49.468822+00:00 host heroku web.7 - - hi\n67 <13>1 2013-06-07T13:17:49.468822+00:00 host heroku web.7 - - hello\n';
+    expect((await input(body)).status).toBe(204);
+    expect((await all()).map((e) => e.message)).toEqual(['hi', 'hello']);
+  });
+
+  it('takes the token from each frame\'s APP-NAME without Basic auth, and stores the app id instead of the token', async () => {
+    const body = frame(line('from a', gw.a.ingest)) + frame(line('from b', gw.b.ingest));
+    const res = await gw.app.request('/logs', { method: 'POST', headers: LOGPLEX, body });
+    expect(res.status).toBe(204);
+    const entries = await all();
+    expect(entries.map((e) => [e.app_id, e.source, e.message])).toEqual([
+      ['app-a', 'app-a', 'from a'],
+      ['app-b', 'app-b', 'from b'],
+    ]);
+    expect(JSON.stringify(entries)).not.toMatch(/t\.[0-9a-f]{8}-/);
+  });
+
+  it('answers 401 with WWW-Authenticate: Basic realm=Logplex for a missing, bad or unknown token', async () => {
+    const cases = [
+      gw.app.request('/logs', { method: 'POST', headers: LOGPLEX, body: frame(line('x', 'not-a-token')) }),
+      input(frame(line('x')), { Authorization: basic('t.11111111-2222-3333-4444-555555555555') }),
+      input(frame(line('x')), { Authorization: 'Basic !!!' }),
+    ];
+    for (const res of await Promise.all(cases)) {
+      expect(res.status).toBe(401);
+      expect(res.headers.get('WWW-Authenticate')).toBe('Basic realm=Logplex');
+    }
+    expect(await all()).toEqual([]);
+  });
+
+  it('answers 403 to a credential that may not write (a read token)', async () => {
+    expect((await input(frame(line('x')), { Authorization: basic(gw.a.read) })).status).toBe(403);
+  });
+
+  it('answers 405 to methods other than POST', async () => {
+    const res = await input('', {}, 'GET');
+    expect(res.status).toBe(405);
+    expect(res.headers.get('Allow')).toBe('POST');
+  });
+
+  it('answers 415 unless the Content-Type is application/logplex-1 or application/x-logplex-1', async () => {
+    expect((await input(frame(line('x')), { 'Content-Type': 'text/plain' })).status).toBe(415);
+    expect((await input(frame(line('x')), { 'Content-Type': 'application/x-logplex-1' })).status).toBe(204);
+  });
+
+  it('answers 400 for a gzip body that does not inflate, and 204 for one that does', async () => {
+    expect((await input('garbage', { 'Content-Encoding': 'gzip' })).status).toBe(400);
+    expect((await input(gzipSync(frame(line('zipped'))), { 'Content-Encoding': 'gzip' })).status).toBe(204);
+  });
+
+  it('answers 400 Malformed log messages for the whole batch when any frame is bad (framed-bodies #1, #2, #3, #5)', async () => {
+    const bodies = [
+      '142 <172>1 2014-11-11T08:24:25+00:00 host heroku logplex - Error L10 (output buffer overflow): 1 messages dropped since 2014-11-07T23:29:45+00:00.93 <45>1 2014-11-11T08:24:24.064853+00:00 host heroku web.1 - State changed from starting to up',
+      '116 <134>1 2012-12-10T03:00:48.123456Z erlang t.feff49f1-4d55-4c9e-aee1-2d2b10e69b42 console.1 - - Logsplat test message 1',
+      "1000000 <158>1 2020-01-08T22:33:57.353034+00:00 host heroku router - i'm not that long",
+      'what am i doing here',
+      frame(line('good')) + frame('<13>1 2013-06-07T13:17:49Z host app web.1 - [broken sd'),
+    ];
+    for (const body of bodies) {
+      const res = await input(body);
+      expect(res.status).toBe(400);
+      const json = (await res.json()) as { error: string; message: string };
+      expect(json.error).toBe('malformed_log_messages');
+      expect(json.message).toMatch(/^Malformed log messages/);
+    }
+    expect(await all()).toEqual([]);
+  });
+
+  it('answers 400 Message count mismatch when Logplex-Msg-Count disagrees with the body', async () => {
+    const res = await input(frame(line('one')) + frame(line('two')), { 'Logplex-Msg-Count': '3' });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: 'msg_count_mismatch' });
+    expect(await all()).toEqual([]);
+  });
+
+  it('answers 503 when ingress is disabled', async () => {
+    const off = await makeGateway({ ingestDisabled: true });
+    const res = await off.app.request('/logs', { method: 'POST', headers: { ...LOGPLEX, Authorization: basic(off.a.ingest) }, body: frame(line('x')) });
+    expect(res.status).toBe(503);
+  });
+});
