@@ -1,0 +1,148 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { basic, frame } from './support/gateway.js';
+import { startGatewayProcess, type GatewayProcess } from './support/process.js';
+
+/**
+ * End to end: the real process (src/main.ts), on a free port, driven over HTTP on every route.
+ */
+
+const ADMIN = 'e2e-admin-token-0123456789abcdef';
+const INGEST = 't.e2e00000-0000-4000-8000-000000000001';
+const READ = 'r.e2e00000-0000-4000-8000-000000000002';
+
+async function call(gw: GatewayProcess, method: string, path: string, opts: { headers?: Record<string, string>; body?: string | Buffer } = {}) {
+  const res = await request(`${gw.url}${path}`, { method: method as 'GET', headers: opts.headers, body: opts.body });
+  const text = await res.body.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.statusCode, headers: res.headers, text, json: json as Record<string, unknown> };
+}
+
+describe('the gateway process with a config file', () => {
+  let gw: GatewayProcess;
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-e2e-'));
+    const configPath = join(dir, 'sluice.config.json');
+    writeFileSync(configPath, JSON.stringify({ apps: [{ id: 'shop', ingest_tokens: [INGEST], read_tokens: [READ] }] }));
+    gw = await startGatewayProcess({ ADMIN_TOKEN: ADMIN, SLUICE_CONFIG: configPath, HOST: '127.0.0.1' });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it('drives every route over HTTP', async () => {
+    const lp = { 'Content-Type': 'application/logplex-1', Authorization: basic(INGEST) };
+    const router =
+      '<158>1 2024-06-01T12:00:00.123456+00:00 host heroku router - at=error code=H12 desc="Request timeout" method=GET path="/" dyno=web.1 connect=6ms service=30001ms status=503 bytes=0';
+    const drain = await call(gw, 'POST', '/drain?region=eu', {
+      headers: { ...lp, 'Logplex-Msg-Count': '1', 'Logplex-Frame-Id': 'F1', 'User-Agent': 'Logplex/v72' },
+      body: frame(router),
+    });
+    expect(drain.status).toBe(200);
+    expect(drain.headers['sluice-accepted']).toBe('1');
+
+    const alias = await call(gw, 'POST', '/heroku/api/v1/drain', {
+      headers: { ...lp, 'Content-Encoding': 'gzip' },
+      body: gzipSync(frame('<190>1 2024-06-01T12:00:01.000001+00:00 host app web.1 - [ERROR] payment failed')),
+    });
+    expect(alias.status).toBe(200);
+
+    const input = await call(gw, 'POST', '/logs', {
+      headers: { ...lp, 'User-Agent': 'MyAddon/1.0' },
+      body: frame('<190>1 2024-06-01T12:00:02.000002+00:00 addon my-addon worker.1 - [meta sequenceId="1"] sample#queue.length=99'),
+    });
+    expect(input.status).toBe(204);
+    expect((await call(gw, 'GET', '/logs')).status).toBe(405);
+
+    const json = await call(gw, 'POST', '/api/logs', {
+      headers: { Authorization: `Bearer ${INGEST}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ timestamp: '2024-06-01T12:00:03.5Z', level: 'warning', message: 'disk 91%', trace_id: 'tr-1' }),
+    });
+    expect(json.status).toBe(201);
+
+    const history = await call(gw, 'GET', `/api/logs?token=${READ}&limit=10`);
+    expect(history.status).toBe(200);
+    const entries = history.json.entries as { message: string; level: string; id: string; tags?: string[] }[];
+    expect(history.json.total).toBe(4);
+    expect(entries.map((e) => e.level)).toEqual(['WARN', 'INFO', 'ERROR', 'ERROR']);
+    expect(entries[3]!.tags).toEqual(['region=eu']);
+
+    const one = await call(gw, 'GET', '/api/logs/tr-1', { headers: { Authorization: `Bearer ${READ}` } });
+    expect(one.json.message).toBe('disk 91%');
+
+    const created = await call(gw, 'POST', '/api/apps', {
+      headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ id: 'billing-api' }),
+    });
+    expect(created.status).toBe(201);
+    const apps = await call(gw, 'GET', '/api/apps', { headers: { Authorization: `Bearer ${ADMIN}` } });
+    expect((apps.json.apps as { id: string }[]).map((a) => a.id)).toEqual(['billing-api', 'shop']);
+    const detail = await call(gw, 'GET', '/api/apps/billing-api', { headers: { Authorization: `Bearer ${ADMIN}` } });
+    expect(detail.json.ingest_tokens).toEqual([created.json.ingest_token]);
+    const rotated = await call(gw, 'POST', '/api/apps/billing-api/rotate', {
+      headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ kind: 'read' }),
+    });
+    expect(rotated.json.read_token).not.toBe(created.json.read_token);
+
+    expect((await call(gw, 'GET', '/health')).json).toMatchObject({ status: 'ok', store: 'memory' });
+    expect((await call(gw, 'GET', '/healthcheck')).text).toBe('OK');
+    const home = await call(gw, 'GET', '/');
+    expect(home.status).toBe(200);
+    expect(home.headers['content-type']).toMatch(/text\/html/);
+  });
+
+  it('never writes a token into its own logs', () => {
+    const logs = gw.stdout() + gw.stderr();
+    expect(logs).not.toContain(INGEST);
+    expect(logs).not.toContain(READ);
+    expect(logs).not.toContain(ADMIN);
+  });
+
+  it('exits cleanly on SIGTERM', async () => {
+    expect(await gw.stop()).toBe(0);
+  });
+});
+
+describe('the quickstart (no config at all)', () => {
+  let gw: GatewayProcess;
+  beforeAll(async () => {
+    gw = await startGatewayProcess({ SLUICE_CONFIG: join(tmpdir(), 'sluice-no-such-config.json') });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it('binds to loopback, creates the demo app and prints its token and the dashboard URL', () => {
+    const banner = gw.stderr();
+    expect(banner).toMatch(/listening on 127\.0\.0\.1:\d+ \(loopback only/);
+    expect(banner).toMatch(/Dashboard: +http:\/\/127\.0\.0\.1:\d+\//);
+    expect(banner).toMatch(/Demo app: +demo +ingest token t\.[0-9a-f-]{36}/);
+  });
+
+  it('prints curl lines that work when pasted, one per ingest route', async () => {
+    const curls = gw
+      .stderr()
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith('curl '));
+    expect(curls.length).toBeGreaterThanOrEqual(4);
+    for (const line of curls) {
+      const status = execFileSync('bash', ['-c', `${line} -s -o /dev/null -w '%{http_code}'`], { encoding: 'utf8' });
+      expect([line, status]).toEqual([line, expect.stringMatching(/^20[014]$/)]);
+    }
+    const read = curls.find((l) => l.includes('/api/logs?token='))!;
+    const body = JSON.parse(execFileSync('bash', ['-c', `${read} -s`], { encoding: 'utf8' })) as { total: number };
+    expect(body.total).toBe(3);
+  });
+});
