@@ -112,12 +112,20 @@ export function parseTimestamp(
  * @see parseTimestamp
  */
 export function parseTimestampString(value: string, opts?: TimestampOptions): string | null {
-  if (value.length > 64) return null;
-  // UTF-8, not latin1: latin1 keeps only the low byte of each char, so `Ķ` (U+0136) would read
-  // as the digit `6`. In UTF-8 every non-ASCII char is bytes >= 0x80, which never validate.
-  const buf = Buffer.from(value, 'utf8');
-  return parseTimestamp(buf, 0, buf.length, opts);
+  const n = value.length;
+  if (n > TS_SCRATCH.length) return null;
+  // Copy the chars into one reusable byte array (a Buffer per call was most of a JSON item's
+  // cost). Any non-ASCII char rejects: no timestamp char is outside ASCII, and truncating it to
+  // a byte could turn `Ķ` (U+0136) into the digit `6`.
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c > 0x7f) return null;
+    TS_SCRATCH[i] = c;
+  }
+  return parseTimestamp(TS_SCRATCH, 0, n, opts);
 }
+
+const TS_SCRATCH = new Uint8Array(64);
 
 /** Formats epoch microseconds in the 27-char form. */
 export function formatMicros(epochMicros: number): string {
