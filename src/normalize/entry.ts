@@ -36,8 +36,6 @@ export const ENTRY_FLAGS = [
   'invalid_utf8', // bytes were not valid UTF-8; decoded with U+FFFD
   'invalid_metric', // an l2met value that is not a number (kept with value null)
   'rfc3164', // the frame was BSD syslog, parsed by the fallback
-  'unparsed_syslog', // neither RFC 5424 nor RFC 3164: the whole frame is the message
-  'truncated', // the line was cut to the configured maximum
 ] as const;
 export type EntryFlag = (typeof ENTRY_FLAGS)[number];
 

@@ -78,7 +78,7 @@ export function describeStoreContract(
           drain_token: 'd.01234567-89ab-cdef-0123-456789abcdef',
           environment: 'production',
           status: 503,
-          flags: ['rfc3164', 'truncated'],
+          flags: ['rfc3164', 'invalid_utf8'],
         });
         await store.append({ entries: [entry] });
         expect(await all([app])).toEqual([entry]);
