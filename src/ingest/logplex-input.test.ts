@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { basic, frame, LOGPLEX, makeGateway, type TestGateway } from '../../test/support/gateway.js';
+import { basic, frame, LOGPLEX, makeGateway, vectorLines, type TestGateway } from '../../test/support/gateway.js';
+
+const herokuLines = vectorLines(readFileSync(new URL('../../protocol/vectors/heroku-lines.txt', import.meta.url), 'utf8'));
 
 let gw: TestGateway;
 beforeEach(async () => {
@@ -76,6 +79,18 @@ describe('POST /logs (Logplex input)', () => {
   it('answers 403 to a credential that may not write (a read token)', async () => {
     expect((await input(frame(line('x')), { Authorization: basic(gw.a.read) })).status).toBe(403);
   });
+
+  it.each(herokuLines.map((l, i) => [i, l] as const))(
+    'judges heroku-lines.txt line %i by input-mode rules: stored when an SD field follows MSGID, else 400',
+    async (_i, l) => {
+      // Drain lines carry no SD field; on the input route the token after MSGID must be `-` or `[…]`.
+      const afterMsgId = l.split(' ').slice(6).join(' ');
+      const hasSd = afterMsgId.startsWith('- ') || afterMsgId === '-' || afterMsgId.startsWith('[');
+      const res = await input(frame(l));
+      expect(res.status).toBe(hasSd ? 204 : 400);
+      expect(await all()).toHaveLength(hasSd ? 1 : 0);
+    },
+  );
 
   it('answers 405 to methods other than POST', async () => {
     const res = await input('', {}, 'GET');
