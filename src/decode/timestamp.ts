@@ -10,6 +10,14 @@ const CH_0 = 0x30;
 const CH_9 = 0x39;
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
+/**
+ * `Buffer.prototype.latin1Slice`, what `buf.toString('latin1', a, b)` calls after checking its
+ * arguments: undocumented but present in every Node release, and it accepts any Uint8Array as
+ * `this` (parseTimestampString passes a plain one).
+ */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, a: number, b: number): string })
+  .latin1Slice;
+
 function digit(buf: Uint8Array, i: number): number {
   const c = buf[i]! - CH_0;
   return c >= 0 && c <= 9 ? c : -1;
@@ -94,6 +102,12 @@ export function parseTimestamp(
     }
   }
 
+  // Fast path, Heroku's own form (`YYYY-MM-DDTHH:MM:SS.ffffff` then `+00:00`, `-00:00` or `Z`):
+  // the validated input bytes already are the output, so copy them instead of formatting
+  // numbers (+22% on the header path, see bench/README.md).
+  if (offsetMin === 0 && fracDigits === 6 && sep === 0x54 && s !== 60) {
+    return `${latin1Slice.call(buf, start, start + 26)}Z`;
+  }
   const frac = micros.toString().padStart(6, '0');
   const sec = s === 60 ? 59 : s; // a leap second is kept inside its minute
   if (offsetMin === 0) {
