@@ -32,6 +32,16 @@ const EnvSchema = z.object({
   KEEP_ALIVE_TIMEOUT_MS: int(65_000, 1000, 600_000),
   QUERY_MAX_LIMIT: int(1000, 1, 100_000),
   INGEST_DISABLED: bool.default(false),
+  REDIS_URL: z.string().url().optional(),
+  REDIS_CLUSTER_NODES: z.string().optional(),
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default('sluice'),
+  REDIS_SHARDS: int(8, 1, 1024),
+  REDIS_FIREHOSE_MAXLEN: int(10_000, 100, 10_000_000),
+  REDIS_TLS_REJECT_UNAUTHORIZED: bool.default(true),
+  REDIS_COMMAND_TIMEOUT_MS: int(2000, 100, 60_000),
+  REDIS_CONNECT_WAIT_MS: int(5000, 0, 120_000),
+  APP_CACHE_TTL_MS: int(5000, 0, 600_000),
+  RATE_LIMIT_SYNC_MS: int(100, 10, 10_000),
   CREATE_DEMO_APP: bool.optional(),
 });
 
@@ -71,6 +81,30 @@ export interface Config {
   ingestDisabled: boolean;
   /** Create the `demo` app at start; default: only when no admin token and no config file. */
   createDemoApp?: boolean;
+  /** Redis: absent = the embedded memory store. */
+  redis?: RedisConfig;
+}
+
+/** Redis settings (set when `REDIS_URL` or `REDIS_CLUSTER_NODES` is). */
+export interface RedisConfig {
+  url?: string;
+  clusterNodes?: string[];
+  /** Prefix of every key, so several deployments can share one Redis. */
+  prefix: string;
+  /** Firehose shards; part of the key layout (changing it orphans existing history). */
+  shards: number;
+  /** Firehose stream entries (requests) kept per shard for live followers. */
+  firehoseMaxLen: number;
+  /** Verify TLS certificates of `rediss://` (Heroku Redis needs false: self-signed). */
+  tlsRejectUnauthorized: boolean;
+  /** A Redis command not answered in this time fails the request with 503. */
+  commandTimeoutMs: number;
+  /** How long start-up waits for Redis before serving anyway (degraded, 503 on ingest). */
+  connectWaitMs: number;
+  /** How long a process caches token lookups (a revoked token works this long elsewhere). */
+  appCacheTtlMs: number;
+  /** How often each process syncs its rate-limit consumption with Redis. */
+  rateLimitSyncMs: number;
 }
 
 /**
@@ -107,6 +141,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     queryMaxLimit: e.QUERY_MAX_LIMIT,
     ingestDisabled: e.INGEST_DISABLED,
     createDemoApp: e.CREATE_DEMO_APP,
+    redis:
+      e.REDIS_URL || e.REDIS_CLUSTER_NODES
+        ? {
+            url: e.REDIS_URL,
+            clusterNodes: e.REDIS_CLUSTER_NODES?.split(',').map((s) => s.trim()).filter(Boolean),
+            prefix: e.REDIS_PREFIX,
+            shards: e.REDIS_SHARDS,
+            firehoseMaxLen: e.REDIS_FIREHOSE_MAXLEN,
+            tlsRejectUnauthorized: e.REDIS_TLS_REJECT_UNAUTHORIZED,
+            commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+            connectWaitMs: e.REDIS_CONNECT_WAIT_MS,
+            appCacheTtlMs: e.APP_CACHE_TTL_MS,
+            rateLimitSyncMs: e.RATE_LIMIT_SYNC_MS,
+          }
+        : undefined,
   };
 }
 

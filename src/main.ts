@@ -2,31 +2,44 @@ import { existsSync } from 'node:fs';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { loadAppsConfig, seedRegistry } from './apps/config-file.js';
-import { createMemoryAppRegistry } from './apps/memory-registry.js';
 import type { AppRegistry } from './apps/types.js';
 import { loadConfig, resolveBindHost, type Config } from './config.js';
 import type { GatewayDeps } from './deps.js';
-import { createMemoryRateLimiter } from './limits/rate-limiter.js';
+import { createBackend } from './backend.js';
 import { createLogger } from './log.js';
-import { createMemoryStore } from './store/memory.js';
 
 /** Process entry: config → store → apps → HTTP app → serve; SIGTERM drains and exits. */
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const hasConfigFile = existsSync(config.configPath);
-  const store = createMemoryStore({ historyPerApp: config.historyPerApp, maxDedupeKeys: config.dedupeMaxKeys });
-  const apps = createMemoryAppRegistry({ adminToken: config.adminToken });
+  const backend = await createBackend(config, logger);
+  const { store, apps } = backend;
   const fileConfig = hasConfigFile ? await loadAppsConfig(config.configPath) : null;
-  if (fileConfig) await seedRegistry(apps, fileConfig);
   const createDemo = config.createDemoApp ?? (!config.adminToken && !fileConfig);
-  if (createDemo && !(await apps.get('demo'))) await apps.create('demo');
+  // Seeding needs the store (Redis may still be away): retried until it succeeds, never fatal.
+  const seed = async (): Promise<void> => {
+    try {
+      if (fileConfig) await seedRegistry(apps, fileConfig);
+      if (createDemo && !(await apps.get('demo'))) {
+        await apps.create('demo').catch((err: { code?: string }) => {
+          if (err.code !== 'app_exists') throw err; // another process created it first
+        });
+      }
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'could not seed apps yet; retrying in 2 s');
+      await new Promise((r) => setTimeout(r, 2000));
+      return seed();
+    }
+  };
+  // Serve even while Redis is away (health says degraded, ingest answers 503); seeding goes on.
+  await Promise.race([seed(), new Promise((r) => setTimeout(r, (config.redis?.connectWaitMs ?? 0) + 1000).unref())]);
 
   const deps: GatewayDeps = {
     config,
     store,
     apps,
-    rateLimiter: createMemoryRateLimiter({ ratePerSec: config.rateLimitLinesPerSec, burst: config.rateLimitBurst }),
+    rateLimiter: backend.rateLimiter,
     logger,
   };
   const app = createApp(deps);
@@ -47,7 +60,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'stopping: finishing in-flight requests');
     // Stop accepting; requests already read are answered (their entries are stored first).
     http.close(() => {
-      void store.close().finally(() => process.exit(0));
+      void backend.close().finally(() => process.exit(0));
     });
     http.closeIdleConnections();
     setTimeout(() => process.exit(0), 10_000).unref();
@@ -65,7 +78,7 @@ async function printBanner(config: Config, apps: AppRegistry, host: string, port
     `  Sluice is listening on ${host}:${port}${host === '127.0.0.1' ? ' (loopback only: set ADMIN_TOKEN or a config file to listen on all interfaces)' : ''}`,
     `  Dashboard:  ${base}/`,
   ];
-  const app = demo ? await apps.get('demo') : null;
+  const app = demo ? await apps.get('demo').catch(() => null) : null;
   if (app) {
     const ingest = app.ingestTokens[0]!;
     const read = app.readTokens[0]!;

@@ -1,0 +1,139 @@
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  deleteKeysWithPrefix,
+  getTestRedis,
+  redisAvailable,
+  startRedisCluster,
+  startRedisServer,
+  testKeyPrefix,
+  type OwnedRedis,
+  type TestRedisCluster,
+} from '../../test/support/redis.js';
+import { createRedisClient, waitReady } from './redis-client.js';
+import { RedisKeys } from './redis-keys.js';
+import { createRedisStore } from './redis.js';
+import { createEntryFactory, describeStoreContract } from './store.contract.js';
+
+const HISTORY = 20;
+
+describe.skipIf(!redisAvailable)('Redis Streams store', () => {
+  describe('on a single Redis', () => {
+    describeStoreContract(
+      'redis',
+      async () => {
+        const target = (await getTestRedis())!;
+        const redis = createRedisClient({ url: target.url });
+        await waitReady(redis, 5000);
+        const prefix = testKeyPrefix('contract');
+        const store = createRedisStore({ redis, prefix, historyPerApp: HISTORY, shards: 4 });
+        return {
+          store,
+          cleanup: async () => {
+            await deleteKeysWithPrefix(target.url, prefix);
+            redis.disconnect();
+          },
+        };
+      },
+      { historyPerApp: HISTORY },
+    );
+  });
+
+  describe('on a 3-master Redis Cluster', () => {
+    let cluster: TestRedisCluster;
+    beforeAll(async () => {
+      cluster = await startRedisCluster();
+    }, 60_000);
+    afterAll(async () => {
+      await cluster?.stop();
+    });
+
+    describeStoreContract(
+      'redis cluster',
+      async () => {
+        const redis = createRedisClient({ clusterNodes: cluster.nodes.map((n) => `${n.host}:${n.port}`) });
+        await waitReady(redis, 10_000);
+        const prefix = testKeyPrefix('cluster');
+        const store = createRedisStore({ redis, prefix, historyPerApp: HISTORY, shards: 8 });
+        return {
+          store,
+          cleanup: async () => {
+            await deleteKeysWithPrefix(cluster, prefix);
+            redis.disconnect();
+          },
+        };
+      },
+      { historyPerApp: HISTORY },
+    );
+
+    it('spreads the shards over the masters and keeps each request in one slot', async () => {
+      const redis = new Cluster(cluster.nodes);
+      const keys = new RedisKeys('layout', 8);
+      const slots = new Set<number>();
+      for (let k = 0; k < 8; k++) {
+        // Every key of shard k (firehose, dedupe, any app's history in it) hashes to one slot.
+        const slot = Number(await redis.cluster('KEYSLOT', keys.firehose(k)));
+        expect(Number(await redis.cluster('KEYSLOT', keys.dedupe(k, 'frame:x:y')))).toBe(slot);
+        slots.add(slot);
+      }
+      expect(slots.size).toBe(8);
+      redis.disconnect();
+    });
+  });
+
+  describe('round trips', () => {
+    let own: OwnedRedis;
+    let redis: Redis;
+    beforeAll(async () => {
+      own = await startRedisServer();
+      redis = createRedisClient({ url: own.url }) as Redis;
+      await waitReady(redis, 5000);
+    });
+    afterAll(async () => {
+      redis?.disconnect();
+      await own?.stop();
+    });
+
+    async function commandCalls(): Promise<Record<string, number>> {
+      const probe = new Redis(own.url);
+      const info = await probe.info('commandstats');
+      probe.disconnect();
+      const calls: Record<string, number> = {};
+      for (const m of info.matchAll(/cmdstat_(\w+):calls=(\d+)/g)) calls[m[1]!] = Number(m[2]);
+      return calls;
+    }
+
+    it('sends one script call for a 100-line request, never one command per line', async () => {
+      const store = createRedisStore({ redis, prefix: testKeyPrefix('rt'), historyPerApp: 1500, shards: 8 });
+      const make = createEntryFactory();
+      const app = make.appId('drain');
+      const entries = Array.from({ length: 100 }, (_, i) => make.entry(app, { at: i }));
+      await store.append({ entries, dedupeKey: `frame:${app}:abc` }); // warm: loads the script, indexes the app
+      const before = await commandCalls();
+      await store.append({ entries: entries.map((e) => ({ ...e, id: make.id() })), dedupeKey: `frame:${app}:def` });
+      const after = await commandCalls();
+      const sent = (name: string) => (after[name] ?? 0) - (before[name] ?? 0);
+      expect(sent('evalsha') + sent('eval')).toBe(1);
+      expect(sent('xadd')).toBe(101); // 100 history lines + 1 firehose batch, inside the script
+      expect(sent('sadd')).toBe(0);
+      await store.close();
+    });
+
+    it('answers store_unavailable at once while Redis is down, and works again when it is back', async () => {
+      const store = createRedisStore({ redis, prefix: testKeyPrefix('down'), historyPerApp: 1500 });
+      const make = createEntryFactory();
+      const app = make.appId('down');
+      await store.append({ entries: [make.entry(app)] });
+      await own.kill('SIGKILL');
+      const started = Date.now();
+      await expect(store.append({ entries: [make.entry(app)] })).rejects.toMatchObject({ code: 'store_unavailable', status: 503 });
+      expect(Date.now() - started).toBeLessThan(2500);
+      expect((await store.health()).ok).toBe(false);
+      await own.restart();
+      await waitReady(redis, 10_000);
+      await expect(store.append({ entries: [make.entry(app)] })).resolves.toEqual({ stored: 1, duplicate: false });
+      expect((await store.health()).ok).toBe(true);
+      await store.close();
+    });
+  });
+});

@@ -1,0 +1,302 @@
+import type { Cluster, Redis } from 'ioredis';
+import { storeUnavailable, GatewayError } from '../errors.js';
+import type { Entry } from '../normalize/entry.js';
+import { compileFilter, compareNewestFirst, selectPage } from './query.js';
+import { RedisKeys, shardOf } from './redis-keys.js';
+import type { AppendRequest, AppendResult, QueryFilter, QueryResult, Store, StoreHealth } from './types.js';
+
+/** Options of {@link createRedisStore}. */
+export interface RedisStoreOptions {
+  /** The command connection (single node or Cluster), with auto-pipelining on. */
+  redis: Redis | Cluster;
+  /** Key prefix (`REDIS_PREFIX`, default `sluice`); tests use their own. */
+  prefix?: string;
+  /** Lines kept per app (`HISTORY_PER_APP`, default 1500). */
+  historyPerApp?: number;
+  /** Firehose shards (`REDIS_SHARDS`, default 8): part of the key layout, see redis-keys.ts. */
+  shards?: number;
+  /** Firehose stream entries (one per request and shard) kept per shard (default 10000). */
+  firehoseMaxLen?: number;
+  /** Default dedupe TTL when a request gives none (default 15 min). */
+  dedupeTtlMs?: number;
+  /** How far back a new follower starts reading the firehose (default 2000 ms), see subscribe(). */
+  followLookbackMs?: number;
+  /** Stream entries read per XREAD while following (default 1000). */
+  followBatch?: number;
+  /** Called when the follower fails to read (it retries with backoff); for logging. */
+  onFollowError?: (err: unknown) => void;
+}
+
+/**
+ * One Lua script per request and app: dedupe check, one history XADD per line, the trim, and one
+ * firehose XADD carrying the whole batch. Atomic, so a dedupe key is recorded only together with
+ * its entries, and a duplicate never reaches the firehose (so never a live tail).
+ *
+ * KEYS: 1 firehose of the app's shard, 2 dedupe key, 3 the app's history stream (one slot).
+ * ARGV: 1 history MAXLEN, 2 firehose MAXLEN, 3 dedupe TTL ms (0 = no dedupe), 4.. entry JSONs.
+ * Returns the number of entries stored, or -1 for a duplicate.
+ *
+ * The key count is fixed (3) on purpose: ioredis routes an auto-pipelined command on a Cluster
+ * by its first argument, which is then a key rather than the key count.
+ */
+const APPEND_SCRIPT = `
+local ttl = tonumber(ARGV[3])
+if ttl > 0 then
+  if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ttl) then return -1 end
+end
+for i = 4, #ARGV do
+  redis.call('XADD', KEYS[3], '*', 'e', ARGV[i])
+end
+redis.call('XTRIM', KEYS[3], 'MAXLEN', '~', ARGV[1])
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'b', '[' .. table.concat(ARGV, ',', 4) .. ']')
+return #ARGV - 3
+`;
+
+type RedisLike = (Redis | Cluster) & {
+  sluiceAppend(...args: (string | number)[]): Promise<number>;
+};
+
+/**
+ * The Redis Streams store: bounded per-app history in streams, atomic dedupe, a sharded firehose
+ * that fan-out processes follow. Passes the same contract suite as the memory store.
+ *
+ * Cost per entry on ingest: one XADD into its app's stream (its JSON once) inside the request's
+ * script, plus its JSON once more inside the request's single firehose XADD; one XTRIM per app
+ * and request. One request = one script call per app it touches (one, for a drain request),
+ * sent together with auto-pipelining: one round trip.
+ */
+export function createRedisStore(options: RedisStoreOptions): Store {
+  const redis = options.redis as RedisLike;
+  const keys = new RedisKeys(options.prefix ?? 'sluice', options.shards ?? 8);
+  const historyPerApp = options.historyPerApp ?? 1500;
+  const firehoseMaxLen = options.firehoseMaxLen ?? 10_000;
+  const defaultTtl = options.dedupeTtlMs ?? 15 * 60_000;
+  const lookbackMs = options.followLookbackMs ?? 2000;
+  const followBatch = options.followBatch ?? 1000;
+  if (typeof redis.sluiceAppend !== 'function') {
+    redis.defineCommand('sluiceAppend', { lua: APPEND_SCRIPT, numberOfKeys: 3 });
+  }
+  const knownApps = new Set<string>();
+  const listeners = new Set<(entries: Entry[]) => void>();
+  let follower: Follower | undefined;
+  let closed = false;
+
+  async function guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (closed) throw storeUnavailable('store closed');
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      throw storeUnavailable(`${what}: ${(err as Error).message}`);
+    }
+  }
+
+  /** One app's script call: its entries, and the dedupe key when this call carries it. */
+  function appendApp(appId: string, payloads: string[], dedupeKey: string | undefined, ttl: number): Promise<number> {
+    const shard = shardOf(appId, keys.shards);
+    return redis.sluiceAppend(
+      keys.firehose(shard),
+      keys.dedupe(shard, dedupeKey ?? '-'),
+      keys.log(appId),
+      historyPerApp,
+      firehoseMaxLen,
+      dedupeKey ? ttl : 0,
+      ...payloads,
+    );
+  }
+
+  async function appendImpl(req: AppendRequest): Promise<AppendResult> {
+    const { entries } = req;
+    if (entries.length === 0) return { stored: 0, duplicate: false };
+    const ttl = req.dedupeTtlMs ?? defaultTtl;
+    // Group by app, serialising each entry once: the script reuses the string for the firehose.
+    const byApp = new Map<string, string[]>();
+    for (const e of entries) {
+      let list = byApp.get(e.app_id);
+      if (!list) byApp.set(e.app_id, (list = []));
+      list.push(JSON.stringify(e));
+    }
+    const newApps = [...byApp.keys()].filter((a) => !knownApps.has(a));
+    const indexApps = newApps.length ? redis.sadd(keys.logApps(), ...newApps) : undefined;
+    const groups = [...byApp.entries()];
+
+    if (groups.length === 1 || !req.dedupeKey) {
+      // The common case (a drain request is one app): every call is sent at once, auto-pipelined
+      // into one round trip.
+      const results = await Promise.all(groups.map(([app, payloads], i) => appendApp(app, payloads, i === 0 ? req.dedupeKey : undefined, ttl)));
+      await indexApps;
+      for (const a of newApps) knownApps.add(a);
+      if (results[0] === -1) return { stored: 0, duplicate: true };
+      return { stored: entries.length, duplicate: false };
+    }
+    // A deduped request spanning several apps (an admin JSON batch): the first app's script
+    // claims the key; if another app's write then fails, the claim is released so the retry is
+    // stored (at worst the first app's lines twice, never none).
+    const [[firstApp, firstPayloads], ...rest] = groups;
+    if ((await appendApp(firstApp!, firstPayloads!, req.dedupeKey, ttl)) === -1) {
+      await indexApps;
+      return { stored: 0, duplicate: true };
+    }
+    try {
+      await Promise.all(rest.map(([app, payloads]) => appendApp(app, payloads, undefined, ttl)));
+    } catch (err) {
+      await redis.del(keys.dedupe(shardOf(firstApp!, keys.shards), req.dedupeKey)).catch(() => {});
+      throw err;
+    }
+    await indexApps;
+    for (const a of newApps) knownApps.add(a);
+    return { stored: entries.length, duplicate: false };
+  }
+
+  /** The newest `historyPerApp` entries of each app, parsed. */
+  async function readHistory(appIds: string[]): Promise<Entry[]> {
+    const streams = await Promise.all(appIds.map((app) => redis.xrevrange(keys.log(app), '+', '-', 'COUNT', historyPerApp)));
+    const out: Entry[] = [];
+    for (const stream of streams) for (const [, fields] of stream) out.push(JSON.parse(fields[1]!) as Entry);
+    return out;
+  }
+
+  async function appsFor(appIds: string[] | undefined): Promise<string[]> {
+    if (appIds && appIds.length > 0) return appIds;
+    return redis.smembers(keys.logApps());
+  }
+
+  return {
+    kind: 'redis',
+
+    append(req) {
+      return guard('append', () => appendImpl(req));
+    },
+
+    query(filter: QueryFilter): Promise<QueryResult> {
+      return guard('query', async () => {
+        // Each app's retained history is read whole (≤ HISTORY_PER_APP entries, newest first)
+        // and filtered here with the memory store's rules: `total` is exact, and a query costs
+        // one XREVRANGE per app in the filter (all apps when none is given).
+        const match = compileFilter(filter);
+        const matches = (await readHistory(await appsFor(filter.appIds))).filter(match);
+        return { total: matches.length, entries: selectPage(matches, filter.offset, filter.limit) };
+      });
+    },
+
+    get(idOrTraceId, appIds) {
+      return guard('get', async () => {
+        const all = await readHistory(await appsFor(appIds));
+        const byId = all.find((e) => e.id === idOrTraceId);
+        if (byId) return byId;
+        const traced = all.filter((e) => e.trace_id === idOrTraceId).sort(compareNewestFirst);
+        return traced[0] ?? null;
+      });
+    },
+
+    subscribe(listener) {
+      listeners.add(listener);
+      if (!follower && !closed) {
+        follower = new Follower(redis, keys, lookbackMs, followBatch, (entries) => {
+          for (const l of listeners) {
+            try {
+              l(entries);
+            } catch {
+              // A listener's bug must not stop the others or the follower.
+            }
+          }
+        }, options.onFollowError);
+      }
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size === 0 && follower) {
+          follower.stop();
+          follower = undefined;
+        }
+      };
+    },
+
+    async health(): Promise<StoreHealth> {
+      if (closed) return { kind: 'redis', ok: false, detail: 'closed' };
+      const status = (redis as Redis).status;
+      if (status !== 'ready') return { kind: 'redis', ok: false, detail: `redis ${status}` };
+      try {
+        await redis.ping();
+        return { kind: 'redis', ok: true };
+      } catch (err) {
+        return { kind: 'redis', ok: false, detail: (err as Error).message };
+      }
+    },
+
+    async close() {
+      closed = true;
+      follower?.stop();
+      follower = undefined;
+      listeners.clear();
+    },
+  };
+}
+
+/**
+ * Follows every firehose shard with blocking XREADs on a connection of its own and hands each
+ * request's entries to the store's listeners, in stream order (per app: append order).
+ * One follower per process, whatever the number of listeners.
+ */
+class Follower {
+  private stopped = false;
+  private readonly conns: (Redis | Cluster)[] = [];
+
+  constructor(
+    redis: Redis | Cluster,
+    private readonly keys: RedisKeys,
+    lookbackMs: number,
+    private readonly batch: number,
+    private readonly deliver: (entries: Entry[]) => void,
+    private readonly onError?: (err: unknown) => void,
+  ) {
+    // Start a little in the past, by id time: a follower started by subscribe() must not miss
+    // an append that raced its first XREAD. Entries stored up to lookbackMs before are included.
+    const start = `${Date.now() - lookbackMs}-0`;
+    const shardKeys = Array.from({ length: keys.shards }, (_, k) => keys.firehose(k));
+    const isCluster = (redis as Cluster).isCluster === true;
+    if (isCluster) {
+      // Cluster: one multi-key XREAD cannot span slots, so each shard is followed on its own.
+      for (const key of shardKeys) this.run(this.connect(redis), [key], [start]);
+    } else {
+      this.run(this.connect(redis), shardKeys, shardKeys.map(() => start));
+    }
+  }
+
+  private connect(redis: Redis | Cluster): Redis | Cluster {
+    // A blocking XREAD holds its connection, and must not hit the command timeout.
+    const conn = (redis as Redis).duplicate({ commandTimeout: undefined, enableAutoPipelining: false } as never);
+    this.conns.push(conn);
+    return conn;
+  }
+
+  private async run(conn: Redis | Cluster, streams: string[], ids: string[]): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        const res = (await conn.xread('COUNT', this.batch, 'BLOCK', 1000, 'STREAMS', ...streams, ...ids)) as
+          | [string, [string, string[]][]][]
+          | null;
+        failures = 0;
+        if (!res || this.stopped) continue;
+        for (const [stream, items] of res) {
+          const i = streams.indexOf(stream);
+          for (const [id, fields] of items) {
+            ids[i] = id;
+            const entries = JSON.parse(fields[1]!) as Entry[];
+            if (entries.length) this.deliver(entries);
+          }
+        }
+      } catch (err) {
+        if (this.stopped) break;
+        this.onError?.(err);
+        failures++;
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** failures, 5000)));
+      }
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const c of this.conns) c.disconnect();
+  }
+}
