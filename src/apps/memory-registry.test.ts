@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryAppRegistry, generateIngestToken, generateReadToken } from './memory-registry.js';
+import { describeAppRegistryContract } from './registry.contract.js';
 
 const ADMIN = 'admin-secret-0123456789';
 
@@ -216,3 +217,5 @@ describe('createMemoryAppRegistry', () => {
     });
   });
 });
+
+describeAppRegistryContract('memory', async (options) => ({ registry: createMemoryAppRegistry(options) }));
