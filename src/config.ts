@@ -36,7 +36,7 @@ const EnvSchema = z.object({
   REDIS_CLUSTER_NODES: z.string().optional(),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default('sluice'),
   REDIS_SHARDS: int(8, 1, 1024),
-  REDIS_FIREHOSE_MAXLEN: int(10_000, 100, 10_000_000),
+  REDIS_FIREHOSE_MAXLEN: int(1000, 10, 10_000_000),
   REDIS_TLS_REJECT_UNAUTHORIZED: bool.default(true),
   REDIS_COMMAND_TIMEOUT_MS: int(2000, 100, 60_000),
   REDIS_CONNECT_WAIT_MS: int(5000, 0, 120_000),

@@ -15,7 +15,7 @@ export interface RedisStoreOptions {
   historyPerApp?: number;
   /** Firehose shards (`REDIS_SHARDS`, default 8): part of the key layout, see redis-keys.ts. */
   shards?: number;
-  /** Firehose stream entries (one per request and shard) kept per shard (default 10000). */
+  /** Firehose stream entries (one per request and app) kept per shard (default 1000). */
   firehoseMaxLen?: number;
   /** Default dedupe TTL when a request gives none (default 15 min). */
   dedupeTtlMs?: number;
@@ -69,7 +69,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   const redis = options.redis as RedisLike;
   const keys = new RedisKeys(options.prefix ?? 'sluice', options.shards ?? 8);
   const historyPerApp = options.historyPerApp ?? 1500;
-  const firehoseMaxLen = options.firehoseMaxLen ?? 10_000;
+  const firehoseMaxLen = options.firehoseMaxLen ?? 1000;
   const defaultTtl = options.dedupeTtlMs ?? 15 * 60_000;
   const lookbackMs = options.followLookbackMs ?? 2000;
   const followBatch = options.followBatch ?? 1000;
