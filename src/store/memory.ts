@@ -128,6 +128,16 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       return { total: found.length, entries: selectPage(found, filter.offset, filter.limit) };
     },
 
+    async recent(appId: string, limit: number): Promise<Entry[]> {
+      if (closed) throw storeUnavailable('the store is closed');
+      const ring = rings.get(appId);
+      if (!ring) return [];
+      const from = Math.max(0, ring.size - limit);
+      const out: Entry[] = [];
+      for (let i = from; i < ring.size; i++) out.push(ring.at(i)!);
+      return out;
+    },
+
     async get(idOrTraceId: string, appIds?: string[]): Promise<Entry | null> {
       if (closed) throw storeUnavailable('the store is closed');
       if (idOrTraceId === '') return null;

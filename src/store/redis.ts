@@ -179,6 +179,17 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       });
     },
 
+    recent(appId, limit) {
+      return guard('recent', async () => {
+        const n = Math.min(limit, historyPerApp);
+        if (n <= 0) return [];
+        const stream = await redis.xrevrange(keys.log(appId), '+', '-', 'COUNT', n);
+        const out: Entry[] = new Array(stream.length);
+        for (let i = 0; i < stream.length; i++) out[stream.length - 1 - i] = JSON.parse(stream[i]![1][1]!) as Entry;
+        return out;
+      });
+    },
+
     get(idOrTraceId, appIds) {
       return guard('get', async () => {
         const all = await readHistory(await appsFor(appIds));

@@ -331,6 +331,27 @@ export function describeStoreContract(
       });
     });
 
+    describe('recent', () => {
+      it('returns the newest entries of one app in append order, not timestamp order', async () => {
+        const app = make.appId('recent');
+        const other = make.appId('other');
+        const entries = [make.entry(app, { at: 9 }), make.entry(app, { at: 1 }), make.entry(app, { at: 5 })];
+        await store.append({ entries: entries.slice(0, 2) });
+        await store.append({ entries: [make.entry(other), entries[2]!] });
+        expect(await store.recent(app, 10)).toEqual(entries);
+        expect((await store.recent(app, 2)).map((e) => e.id)).toEqual([entries[1]!.id, entries[2]!.id]);
+        expect(await store.recent(make.appId('none'), 10)).toEqual([]);
+      });
+
+      it('returns at most the retained history', async () => {
+        const app = make.appId('recent-bound');
+        const entries = Array.from({ length: historyPerApp + 5 }, (_, i) => make.entry(app, { at: i }));
+        await store.append({ entries });
+        const got = await store.recent(app, historyPerApp + 100);
+        expect(got.map((e) => e.id)).toEqual(entries.slice(5).map((e) => e.id));
+      });
+    });
+
     describe('subscribe', () => {
       it('hands listeners the stored entries in append order', async () => {
         const app = make.appId('live');

@@ -82,9 +82,17 @@ export interface Store {
   /** One entry by `id`, or the newest entry whose `trace_id` equals it; limited to `appIds` when given. */
   get(idOrTraceId: string, appIds?: string[]): Promise<Entry | null>;
   /**
+   * The newest `limit` entries of one app in append (arrival) order, oldest first: what live
+   * tails replay as history and resume from. Unlike `query`, the order is the app's own order of
+   * storage, not timestamps (which senders set and may not be in order).
+   */
+  recent(appId: string, limit: number): Promise<Entry[]>;
+  /**
    * Listens to entries as they are stored (after `append` stored them, in append order).
    * The live fan-out builds on this; returns the unsubscribe function. Listeners must not throw
-   * and must not block: they run on the ingest path.
+   * and must not block: they run on the ingest path. A store shared by processes (Redis) also
+   * delivers other processes' entries, and may deliver entries stored shortly before the first
+   * listener subscribed (fan-out dedupes by id).
    */
   subscribe(listener: (entries: Entry[]) => void): () => void;
   health(): Promise<StoreHealth>;
