@@ -7,12 +7,16 @@ import { jsonLogRoutes } from './ingest/json-logs.js';
 import { logplexInputRoutes } from './ingest/logplex-input.js';
 import { historyRoutes } from './query/history.js';
 import { homePage } from './home.js';
+import type { Hub } from './fanout/hub.js';
+import { sessionRoutes } from './fanout/sessions.js';
+import { sseRoutes } from './fanout/sse.js';
 
 /**
  * Builds the HTTP app from its dependencies. Errors of every route are mapped to
- * `{ "error": code, "message": text }` here, in one place.
+ * `{ "error": code, "message": text }` here, in one place. Ingest routes exist in processes with
+ * the `ingest` role; live routes (SSE, sessions) where a fan-out `hub` is given.
  */
-export function createApp(deps: GatewayDeps): Hono {
+export function createApp(deps: GatewayDeps, hub?: Hub): Hono {
   const app = new Hono();
 
   app.onError((err, c) => {
@@ -39,9 +43,16 @@ export function createApp(deps: GatewayDeps): Hono {
     return c.json(body, store.ok ? 200 : 503);
   });
 
-  app.route('/', drainRoutes(deps));
-  app.route('/', logplexInputRoutes(deps));
-  app.route('/', jsonLogRoutes(deps));
+  if (deps.config.roles.ingest) {
+    app.route('/', drainRoutes(deps));
+    app.route('/', logplexInputRoutes(deps));
+    app.route('/', jsonLogRoutes(deps));
+  }
+  if (hub) {
+    // Before the history routes: `/api/logs/stream` is not an entry id.
+    app.route('/', sseRoutes(deps, hub));
+    app.route('/', sessionRoutes(deps, hub));
+  }
   app.route('/', historyRoutes(deps));
   app.route('/', appRoutes(deps));
   app.get('/', (c) => c.html(homePage(c, deps)));

@@ -41,6 +41,24 @@ const EnvSchema = z.object({
   REDIS_COMMAND_TIMEOUT_MS: int(2000, 100, 60_000),
   REDIS_CONNECT_WAIT_MS: int(5000, 0, 120_000),
   APP_CACHE_TTL_MS: int(5000, 0, 600_000),
+  SLUICE_ROLES: z
+    .string()
+    .default('ingest,fanout')
+    .transform((v) => new Set(v.split(',').map((r) => r.trim()).filter(Boolean)))
+    .refine((set) => [...set].every((r) => r === 'ingest' || r === 'fanout') && set.size > 0, {
+      message: 'SLUICE_ROLES is a comma-separated list of ingest, fanout',
+    }),
+  FANOUT_QUEUE_MAX_MESSAGES: int(10_000, 10, 10_000_000),
+  FANOUT_QUEUE_MAX_BYTES: int(4 * 1024 * 1024, 4096, 1024 * 1024 * 1024),
+  FANOUT_SOCKET_HIGH_WATER_BYTES: int(1024 * 1024, 1024, 256 * 1024 * 1024),
+  FANOUT_SLOW_CLOSE_MS: int(10_000, 100, 3_600_000),
+  FANOUT_HEARTBEAT_MS: int(25_000, 100, 600_000),
+  FANOUT_PONG_TIMEOUT_MS: int(10_000, 100, 600_000),
+  FANOUT_AUTH_TIMEOUT_MS: int(10_000, 100, 600_000),
+  FANOUT_SSE_HEARTBEAT_MS: int(15_000, 100, 600_000),
+  FANOUT_MAX_CONNECTIONS: int(10_000, 1, 1_000_000),
+  FANOUT_BATCH_MAX: int(500, 1, 100_000),
+  SESSION_TTL_MS: int(360_000, 1000, 86_400_000),
   RATE_LIMIT_SYNC_MS: int(100, 10, 10_000),
   CREATE_DEMO_APP: bool.optional(),
 });
@@ -83,6 +101,35 @@ export interface Config {
   createDemoApp?: boolean;
   /** Redis: absent = the embedded memory store. */
   redis?: RedisConfig;
+  /** What this process does: accept logs (`ingest`), relay them live (`fanout`), or both. */
+  roles: { ingest: boolean; fanout: boolean };
+  fanout: FanoutConfig;
+}
+
+/** Limits of the live fan-out (per subscriber unless said otherwise). */
+export interface FanoutConfig {
+  /** Entries queued for one subscriber before the oldest are dropped (and a gap announced). */
+  queueMaxMessages: number;
+  /** Bytes queued for one subscriber before the oldest are dropped. */
+  queueMaxBytes: number;
+  /** Bytes allowed in a subscriber's socket buffer; above it the queue holds entries instead. */
+  socketHighWaterBytes: number;
+  /** A subscriber over its limits this long is closed with 4008 "slow" (it can resume). */
+  slowCloseMs: number;
+  /** Heartbeat interval (WebSocket ping and a `heartbeat` message when idle). */
+  heartbeatMs: number;
+  /** A peer that does not answer a ping within this time is closed. */
+  pongTimeoutMs: number;
+  /** A WebSocket without a valid token after this time is closed with 4001. */
+  authTimeoutMs: number;
+  /** SSE `: heartbeat` comment interval (proxies close idle streams at 60–100 s). */
+  sseHeartbeatMs: number;
+  /** Most WebSocket connections per process. */
+  maxConnections: number;
+  /** Most entries in one batched frame. */
+  batchMax: number;
+  /** A Logplex session unused this long expires (404). */
+  sessionTtlMs: number;
 }
 
 /** Redis settings (set when `REDIS_URL` or `REDIS_CLUSTER_NODES` is). */
@@ -141,6 +188,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     queryMaxLimit: e.QUERY_MAX_LIMIT,
     ingestDisabled: e.INGEST_DISABLED,
     createDemoApp: e.CREATE_DEMO_APP,
+    roles: { ingest: e.SLUICE_ROLES.has('ingest'), fanout: e.SLUICE_ROLES.has('fanout') },
+    fanout: {
+      queueMaxMessages: e.FANOUT_QUEUE_MAX_MESSAGES,
+      queueMaxBytes: e.FANOUT_QUEUE_MAX_BYTES,
+      socketHighWaterBytes: e.FANOUT_SOCKET_HIGH_WATER_BYTES,
+      slowCloseMs: e.FANOUT_SLOW_CLOSE_MS,
+      heartbeatMs: e.FANOUT_HEARTBEAT_MS,
+      pongTimeoutMs: e.FANOUT_PONG_TIMEOUT_MS,
+      authTimeoutMs: e.FANOUT_AUTH_TIMEOUT_MS,
+      sseHeartbeatMs: e.FANOUT_SSE_HEARTBEAT_MS,
+      maxConnections: e.FANOUT_MAX_CONNECTIONS,
+      batchMax: e.FANOUT_BATCH_MAX,
+      sessionTtlMs: e.SESSION_TTL_MS,
+    },
     redis:
       e.REDIS_URL || e.REDIS_CLUSTER_NODES
         ? {

@@ -1,0 +1,89 @@
+import type { TokenGrant } from '../apps/types.js';
+import type { AppRegistry } from '../apps/types.js';
+import { GatewayError } from '../errors.js';
+import type { Entry, Level } from '../normalize/entry.js';
+import { parseLevelAlias } from '../normalize/level.js';
+import { compileFilter } from '../store/query.js';
+
+/** What a live subscriber asked for (WebSocket `subscribe`, SSE query, Logplex session). */
+export interface SubscriptionSpec {
+  /** Apps to follow; empty = the token's app (admin: every app). */
+  apps?: string[];
+  /** Levels or aliases; one means that level and above, several mean exactly those. */
+  levels?: string[];
+  source?: string;
+  /** Dyno prefix: `web` matches `web.1`. */
+  proc?: string;
+  /** Case-insensitive substring of the message. */
+  search?: string;
+  /** JavaScript regular expression on the message. */
+  regex?: string;
+}
+
+/** A subscription's filter, checked: the apps it may see and a predicate for entries. */
+export interface CompiledSubscription {
+  /** The apps followed, or null for every app (admin without a list). */
+  apps: string[] | null;
+  matches(entry: Entry): boolean;
+}
+
+const MAX_REGEX_LENGTH = 512;
+
+/**
+ * Checks a subscription against the token and compiles its filter. Throws GatewayError with the
+ * stable codes of the protocol: `forbidden` (an app the token may not read), `unknown_app`,
+ * `invalid_level`, `invalid_regex`.
+ */
+export async function compileSubscription(spec: SubscriptionSpec, grant: TokenGrant, registry: AppRegistry): Promise<CompiledSubscription> {
+  let apps: string[] | null;
+  const requested = (spec.apps ?? []).filter((a) => typeof a === 'string' && a !== '');
+  if (requested.length === 0) {
+    apps = grant.kind === 'admin' ? null : [grant.appId];
+  } else {
+    for (const app of requested) {
+      if (grant.kind !== 'admin' && grant.appId !== app) {
+        throw new GatewayError('forbidden', 403, `this token may not read app ${app}`);
+      }
+    }
+    apps = [...new Set(requested)];
+    if (grant.kind === 'admin') {
+      for (const app of apps) if (!(await registry.get(app))) throw new GatewayError('unknown_app', 404, `no app ${app}`);
+    }
+  }
+
+  let minLevel: Level | undefined;
+  let levels: Level[] | undefined;
+  const levelNames = (spec.levels ?? []).filter(Boolean);
+  if (levelNames.length > 0) {
+    const parsed = levelNames.map((n) => {
+      const l = typeof n === 'string' ? parseLevelAlias(n) : null;
+      if (!l) throw new GatewayError('invalid_level', 400, `unknown level "${String(n)}"`);
+      return l;
+    });
+    if (parsed.length === 1) minLevel = parsed[0];
+    else levels = parsed;
+  }
+
+  let regex: RegExp | undefined;
+  if (spec.regex) {
+    if (spec.regex.length > MAX_REGEX_LENGTH) throw new GatewayError('invalid_regex', 400, `regex longer than ${MAX_REGEX_LENGTH} characters`);
+    try {
+      regex = new RegExp(spec.regex);
+    } catch (err) {
+      throw new GatewayError('invalid_regex', 400, (err as Error).message);
+    }
+  }
+
+  const base = compileFilter({
+    appIds: apps ?? undefined,
+    minLevel,
+    levels,
+    source: spec.source || undefined,
+    proc: spec.proc || undefined,
+    search: spec.search || undefined,
+  });
+  return {
+    apps,
+    matches: regex ? (e) => base(e) && regex.test(e.message) : base,
+  };
+}

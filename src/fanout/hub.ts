@@ -1,0 +1,178 @@
+import type { Entry } from '../normalize/entry.js';
+import type { Store } from '../store/types.js';
+import type { CompiledSubscription } from './filter.js';
+import { Subscriber, type Gap, type Sink, type SubscriberLimits } from './subscriber.js';
+
+/** Options of {@link Hub}. */
+export interface HubOptions extends SubscriberLimits {
+  /** Lines of history per app the store keeps (the most a subscriber can ask for). */
+  historyPerApp: number;
+  /** Every app id, for admin subscriptions to all apps that ask for history. */
+  listApps: () => Promise<string[]>;
+}
+
+/** What to replay before live entries. */
+export interface Backfill {
+  /** Newest matching entries to send first (0 = none). */
+  history?: number;
+  /** Resume after this entry id instead of sending history. */
+  sinceId?: string;
+}
+
+/**
+ * The fan-out hub of one process: it follows the store once (one listener, whatever the number
+ * of subscribers; with Redis that is one firehose reader) and hands each new entry to the local
+ * subscribers whose filter matches, serialising it once. Work happens after the ingest request
+ * returned (entries are taken from an inbox on the next turn of the event loop), and a
+ * subscriber's queue never waits on its socket: slow clients cannot slow ingest or each other.
+ */
+export class Hub {
+  private readonly byApp = new Map<string, Set<Subscriber>>();
+  private readonly allApps = new Set<Subscriber>();
+  private readonly inbox: Entry[][] = [];
+  private scheduled = false;
+  private readonly stopFollowing: () => void;
+  private readonly slowTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly store: Store,
+    private readonly opts: HubOptions,
+  ) {
+    this.stopFollowing = store.subscribe((entries) => {
+      this.inbox.push(entries);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.deliver());
+      }
+    });
+    this.slowTimer = setInterval(() => this.checkSlow(), Math.max(50, Math.min(1000, opts.slowCloseMs / 4)));
+    this.slowTimer.unref();
+  }
+
+  /** Subscribers attached now. */
+  get size(): number {
+    let n = this.allApps.size;
+    for (const set of this.byApp.values()) n += set.size;
+    return n;
+  }
+
+  /**
+   * Attaches a subscriber: live entries start queueing at once, then its history (or resume) is
+   * read and written first, then the queue. Resolves when the subscriber is live.
+   */
+  async attach(filter: CompiledSubscription, sink: Sink, backfill: Backfill): Promise<Subscriber> {
+    const sub = new Subscriber(filter, sink, this.opts);
+    this.add(sub);
+    try {
+      const { entries, gap } = await this.backfill(filter, backfill);
+      sub.startLive(entries, gap);
+    } catch (err) {
+      this.detach(sub);
+      throw err;
+    }
+    return sub;
+  }
+
+  /** Removes a subscriber (closed connection, unsubscribe, replaced subscription). */
+  detach(sub: Subscriber): void {
+    sub.detach();
+    if (sub.filter.apps === null) this.allApps.delete(sub);
+    else for (const app of sub.filter.apps) this.byApp.get(app)?.delete(sub);
+  }
+
+  /** Counts for `stats` and `/health`. */
+  stats(): { subscribed: number; queued: number; sent: number; dropped: number } {
+    let queued = 0;
+    let sent = 0;
+    let dropped = 0;
+    const each = (s: Subscriber) => {
+      queued += s.queued;
+      sent += s.sent;
+      dropped += s.droppedTotal;
+    };
+    this.allApps.forEach(each);
+    for (const set of this.byApp.values()) set.forEach(each);
+    return { subscribed: this.size, queued, sent, dropped };
+  }
+
+  close(): void {
+    this.stopFollowing();
+    clearInterval(this.slowTimer);
+  }
+
+  private add(sub: Subscriber): void {
+    if (sub.filter.apps === null) {
+      this.allApps.add(sub);
+      return;
+    }
+    for (const app of sub.filter.apps) {
+      let set = this.byApp.get(app);
+      if (!set) this.byApp.set(app, (set = new Set()));
+      set.add(sub);
+    }
+  }
+
+  private deliver(): void {
+    this.scheduled = false;
+    const batches = this.inbox.splice(0);
+    const touched = new Set<Subscriber>();
+    for (const batch of batches) {
+      for (const entry of batch) {
+        const forApp = this.byApp.get(entry.app_id);
+        if ((!forApp || forApp.size === 0) && this.allApps.size === 0) continue;
+        let json: string | undefined;
+        if (forApp) {
+          for (const sub of forApp) {
+            if (!sub.filter.matches(entry)) continue;
+            sub.offer(entry, (json ??= JSON.stringify(entry)));
+            touched.add(sub);
+          }
+        }
+        for (const sub of this.allApps) {
+          if (!sub.filter.matches(entry)) continue;
+          sub.offer(entry, (json ??= JSON.stringify(entry)));
+          touched.add(sub);
+        }
+      }
+    }
+    for (const sub of touched) sub.flush();
+  }
+
+  private checkSlow(): void {
+    const check = (sub: Subscriber) => {
+      if (sub.checkSlow()) this.detach(sub);
+    };
+    this.allApps.forEach(check);
+    for (const set of this.byApp.values()) set.forEach(check);
+  }
+
+  /** Reads what a subscriber gets before live entries: its history, or what followed `sinceId`. */
+  private async backfill(filter: CompiledSubscription, backfill: Backfill): Promise<{ entries: Entry[]; gap?: Gap }> {
+    const { sinceId } = backfill;
+    const history = Math.min(backfill.history ?? 0, this.opts.historyPerApp);
+    if (!sinceId && history <= 0) return { entries: [] };
+    const apps = filter.apps ?? (await this.opts.listApps());
+    const perApp = await Promise.all(apps.map((app) => this.store.recent(app, this.opts.historyPerApp)));
+
+    if (sinceId) {
+      // Resume: in the app that holds the entry, everything stored after it (append order);
+      // in the other apps, entries with a greater id (ULIDs sort by time of acceptance).
+      let found = false;
+      const out: Entry[] = [];
+      for (const list of perApp) {
+        const at = list.findIndex((e) => e.id === sinceId);
+        if (at >= 0) found = true;
+        const after = at >= 0 ? list.slice(at + 1) : list.filter((e) => e.id > sinceId);
+        for (const e of after) if (filter.matches(e)) out.push(e);
+      }
+      if (perApp.length > 1) out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      // The resume point is gone from history (trimmed): say so; how many fell out is unknown.
+      return found ? { entries: out } : { entries: out, gap: { since_id: sinceId, recovered: false } };
+    }
+
+    const matching: Entry[] = [];
+    for (const list of perApp) for (const e of list) if (filter.matches(e)) matching.push(e);
+    if (perApp.length > 1) matching.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return { entries: matching.slice(Math.max(0, matching.length - history)) };
+  }
+}
