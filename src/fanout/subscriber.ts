@@ -54,7 +54,8 @@ export class Subscriber {
   private head = 0;
   private queuedBytes = 0;
   private dropped = 0;
-  private overSince = 0;
+  /** When the queue first went over its limits in the current overload (null: not over). */
+  private overSince: number | null = null;
   private waitingDrain = false;
   private closed = false;
   /** Id of the last entry written to the sink (resume point after a gap). */
@@ -132,7 +133,7 @@ export class Subscriber {
     }
     this.dropped += n;
     this.droppedTotal += n;
-    if (this.overSince === 0) this.overSince = this.now();
+    if (this.overSince === null) this.overSince = this.now();
     this.compact();
   }
 
@@ -178,7 +179,7 @@ export class Subscriber {
       this.write(jsons, entries);
     }
     // Back under half its limits: no longer "over" (a slow close needs a sustained overload).
-    if (this.queued * 2 <= this.limits.queueMaxMessages && this.queuedBytes * 2 <= this.limits.queueMaxBytes) this.overSince = 0;
+    if (this.queued * 2 <= this.limits.queueMaxMessages && this.queuedBytes * 2 <= this.limits.queueMaxBytes) this.overSince = null;
     if ((this.queued > 0 || this.dropped > 0 || this.history) && !this.waitingDrain) {
       this.waitingDrain = true;
       this.sink.onDrain(() => {
@@ -197,7 +198,7 @@ export class Subscriber {
 
   /** Closes the subscriber with 4008 when it has been over its limits for too long. */
   checkSlow(): boolean {
-    if (this.closed || this.overSince === 0) return false;
+    if (this.closed || this.overSince === null) return false;
     if (this.now() - this.overSince < this.limits.slowCloseMs) return false;
     this.close(4008, 'slow');
     return true;

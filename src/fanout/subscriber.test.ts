@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { createEntryFactory } from '../store/store.contract.js';
+import type { Entry } from '../normalize/entry.js';
+import { Subscriber, type Gap, type Sink, type SubscriberLimits } from './subscriber.js';
+
+/** A sink whose socket buffer we control: `blocked` makes it report a full buffer. */
+function fakeSink() {
+  const out: ({ kind: 'entries'; ids: string[] } | { kind: 'live' } | { kind: 'gap'; gap: Gap } | { kind: 'close'; code: number })[] = [];
+  let drain: (() => void) | undefined;
+  const state = { blocked: false };
+  const sink: Sink = {
+    buffered: () => (state.blocked ? Number.MAX_SAFE_INTEGER : 0),
+    writeEntries: (_j, entries) => out.push({ kind: 'entries', ids: entries.map((e) => e.id) }),
+    writeLive: () => out.push({ kind: 'live' }),
+    writeGap: (gap) => out.push({ kind: 'gap', gap }),
+    close: (code) => out.push({ kind: 'close', code }),
+    onDrain: (fn) => (drain = fn),
+  };
+  return {
+    sink,
+    out,
+    state,
+    unblock() {
+      state.blocked = false;
+      drain?.();
+    },
+    delivered: () => out.flatMap((o) => (o.kind === 'entries' ? o.ids : [])),
+  };
+}
+
+const limits: SubscriberLimits = { queueMaxMessages: 100, queueMaxBytes: 1 << 30, socketHighWaterBytes: 1024, slowCloseMs: 1000, batchMax: 50 };
+const all = { apps: null, matches: () => true };
+const make = createEntryFactory();
+const app = make.appId('sub');
+const entries = (n: number) => Array.from({ length: n }, () => make.entry(app));
+const offerAll = (s: Subscriber, list: Entry[]) => list.forEach((e) => s.offer(e, JSON.stringify(e)));
+
+describe('Subscriber', () => {
+  it('writes history, then live, then queued live entries without the ones history already held', () => {
+    const f = fakeSink();
+    const sub = new Subscriber(all, f.sink, limits);
+    const history = entries(3);
+    const live = entries(2);
+    offerAll(sub, [history[2]!, ...live]); // arrived while history was read
+    sub.startLive(history);
+    expect(f.out.map((o) => o.kind)).toEqual(['entries', 'live', 'entries']);
+    expect(f.delivered()).toEqual([...history, ...live].map((e) => e.id));
+  });
+
+  it('sheds the oldest entries of a full queue and announces the exact count where the hole is', () => {
+    const f = fakeSink();
+    const sub = new Subscriber(all, f.sink, limits);
+    sub.startLive([]);
+    const first = entries(10);
+    offerAll(sub, first);
+    sub.flush();
+    f.state.blocked = true;
+    const flood = entries(1000);
+    offerAll(sub, flood);
+    sub.flush();
+    f.unblock();
+    const delivered = f.delivered();
+    const gap = f.out.find((o) => o.kind === 'gap') as { gap: Gap };
+    expect(gap.gap).toEqual({ count: 1000 - (delivered.length - 10), since_id: first[9]!.id, recovered: false });
+    // Everything delivered after the gap is the newest tail of the flood, in order.
+    const after = delivered.slice(10);
+    expect(after).toEqual(flood.slice(flood.length - after.length).map((e) => e.id));
+    expect(after.length + gap.gap.count!).toBe(1000);
+    expect(after.length).toBeLessThanOrEqual(limits.queueMaxMessages);
+  });
+
+  it('bounds its queue by bytes as well as by entries', () => {
+    const f = fakeSink();
+    const sub = new Subscriber(all, f.sink, { ...limits, queueMaxMessages: 1_000_000, queueMaxBytes: 20_000 });
+    sub.startLive([]);
+    f.state.blocked = true;
+    offerAll(sub, entries(500));
+    const json = JSON.stringify(entries(1)[0]);
+    expect(sub.queued * json.length).toBeLessThanOrEqual(20_000 + json.length * 2);
+  });
+
+  it('closes with 4008 "slow" once it has been over its limits for slowCloseMs, not before', () => {
+    let now = 0;
+    const f = fakeSink();
+    const sub = new Subscriber(all, f.sink, limits, () => now);
+    sub.startLive([]);
+    f.state.blocked = true;
+    offerAll(sub, entries(500));
+    now = 900;
+    expect(sub.checkSlow()).toBe(false);
+    now = 1001;
+    expect(sub.checkSlow()).toBe(true);
+    expect(f.out.at(-1)).toEqual({ kind: 'close', code: 4008 });
+  });
+
+  it('is not closed when it catches up before slowCloseMs', () => {
+    let now = 0;
+    const f = fakeSink();
+    const sub = new Subscriber(all, f.sink, limits, () => now);
+    sub.startLive([]);
+    f.state.blocked = true;
+    offerAll(sub, entries(500));
+    sub.flush(); // as the hub does after offering: nothing goes out, it waits for the drain
+    now = 500;
+    f.unblock();
+    now = 5000;
+    expect(sub.checkSlow()).toBe(false);
+  });
+});
