@@ -114,6 +114,13 @@ async function printBanner(config: Config, apps: AppRegistry, host: string, port
       `    curl -H 'Authorization: Bearer ${ingest}' -H 'Content-Type: application/json' -d '{"level":"warn","message":"disk almost full","context":{"disk":"/dev/sda1"}}' ${base}/api/logs`,
       '  Read history:',
       `    curl '${base}/api/logs?token=${read}&limit=10'`,
+      ...(config.roles.fanout
+        ? [
+            '  Tail live (SSE; WebSocket at /ws):',
+            `    curl -N '${base}/api/logs/stream?token=${read}&history=20'`,
+            `    SLUICE_URL=${base} SLUICE_TOKEN=${read} node dist/cli/main.js tail --app demo`,
+          ]
+        : []),
       '',
     );
   }
