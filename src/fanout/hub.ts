@@ -3,6 +3,9 @@ import type { Store } from '../store/types.js';
 import type { CompiledSubscription } from './filter.js';
 import { Subscriber, type Gap, type Sink, type SubscriberLimits } from './subscriber.js';
 
+/** Entries fanned out per turn of the event loop. */
+const DELIVER_CHUNK = 1000;
+
 /** Options of {@link Hub}. */
 export interface HubOptions extends SubscriberLimits {
   /** Lines of history per app the store keeps (the most a subscriber can ask for). */
@@ -30,6 +33,8 @@ export class Hub {
   private readonly byApp = new Map<string, Set<Subscriber>>();
   private readonly allApps = new Set<Subscriber>();
   private readonly inbox: Entry[][] = [];
+  /** Position in the first inbox batch (a large batch is delivered over several turns). */
+  private inboxPos = 0;
   private scheduled = false;
   private readonly stopFollowing: () => void;
   private readonly slowTimer: NodeJS.Timeout;
@@ -40,10 +45,7 @@ export class Hub {
   ) {
     this.stopFollowing = store.subscribe((entries) => {
       this.inbox.push(entries);
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.deliver());
-      }
+      this.schedule();
     });
     this.slowTimer = setInterval(() => this.checkSlow(), Math.max(50, Math.min(1000, opts.slowCloseMs / 4)));
     this.slowTimer.unref();
@@ -112,12 +114,26 @@ export class Hub {
     }
   }
 
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.deliver());
+  }
+
+  /**
+   * Delivers up to DELIVER_CHUNK entries, flushes, and yields to the event loop before the rest:
+   * sockets drain between turns, so a reader that keeps up gets a burst larger than its queue
+   * whole, and timers and ingest keep running while a big batch fans out.
+   */
   private deliver(): void {
     this.scheduled = false;
-    const batches = this.inbox.splice(0);
     const touched = new Set<Subscriber>();
-    for (const batch of batches) {
-      for (const entry of batch) {
+    let budget = DELIVER_CHUNK;
+    while (budget > 0 && this.inbox.length > 0) {
+      const batch = this.inbox[0]!;
+      const end = Math.min(batch.length, this.inboxPos + budget);
+      for (let i = this.inboxPos; i < end; i++) {
+        const entry = batch[i]!;
         const forApp = this.byApp.get(entry.app_id);
         if ((!forApp || forApp.size === 0) && this.allApps.size === 0) continue;
         let json: string | undefined;
@@ -134,8 +150,16 @@ export class Hub {
           touched.add(sub);
         }
       }
+      budget -= end - this.inboxPos;
+      if (end === batch.length) {
+        this.inbox.shift();
+        this.inboxPos = 0;
+      } else {
+        this.inboxPos = end;
+      }
     }
     for (const sub of touched) sub.flush();
+    if (this.inbox.length > 0) this.schedule();
   }
 
   private checkSlow(): void {

@@ -115,7 +115,12 @@ export class Subscriber {
     this.queueJson.push(json);
     this.queueEntries.push(entry);
     this.queuedBytes += json.length;
-    if (this.queued > this.limits.queueMaxMessages || this.queuedBytes > this.limits.queueMaxBytes) this.shed();
+    if (this.queued > this.limits.queueMaxMessages || this.queuedBytes > this.limits.queueMaxBytes) {
+      // A reader keeping up must not lose entries to a burst: write what the socket takes first,
+      // and shed only what still does not fit.
+      if (this.phase === 'live' && this.sink.buffered() < this.limits.socketHighWaterBytes) this.flush();
+      if (this.queued > this.limits.queueMaxMessages || this.queuedBytes > this.limits.queueMaxBytes) this.shed();
+    }
   }
 
   /** Drops the oldest queued entries until the queue is within its limits; counts them. */

@@ -274,8 +274,10 @@ class Follower {
   }
 
   private connect(redis: Redis | Cluster): Redis | Cluster {
-    // A blocking XREAD holds its connection, and must not hit the command timeout.
-    const conn = (redis as Redis).duplicate({ commandTimeout: undefined, enableAutoPipelining: false } as never);
+    // A blocking XREAD holds its connection, and must not hit the command timeout. Its first
+    // XREAD may be issued before the connection is up: let it wait in the offline queue (one
+    // command, bounded) rather than fail and start late.
+    const conn = (redis as Redis).duplicate({ commandTimeout: undefined, enableAutoPipelining: false, enableOfflineQueue: true } as never);
     this.conns.push(conn);
     return conn;
   }
