@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
@@ -23,6 +24,12 @@ export interface HttpTarget {
   check(status: number, headers: Record<string, string | string[] | undefined>, lines: number): string | null;
 }
 
+/** Another process whose CPU is read over the measured window (e.g. the redis-server). */
+export interface SideProcess {
+  name: string;
+  pid: number;
+}
+
 /** Options of {@link runHttp}. */
 export interface HttpOptions {
   connections: number;
@@ -32,6 +39,11 @@ export interface HttpOptions {
   serverNodeArgs?: string[];
   warmupMs: number;
   durationMs: number;
+  /** Processes besides the server child whose CPU is read over the same window. */
+  sideProcesses?: SideProcess[];
+  /** Called just before and just after the measured window (e.g. to reset and read Redis stats). */
+  onWindowStart?: () => Promise<void>;
+  onWindowEnd?: () => Promise<void>;
 }
 
 /** What one server did during the measured window. */
@@ -46,6 +58,15 @@ export interface HttpResult {
   /** CPU time of the server process and of this (client) process, as % of one core. */
   serverCpu: number;
   clientCpu: number;
+  /** CPU of each side process over the window, as % of one core, by name. */
+  sideCpu: Record<string, number>;
+  /** CPU of the whole machine over the window, as % of one core (2 cores: up to 200 %). */
+  machineCpu: number;
+  /** Over the whole run, warm-up included: successful responses and the lines they carried. */
+  totalOk: number;
+  totalOkLines: number;
+  /** Over the whole run, warm-up included: every response or error that was not a success. */
+  totalFailures: number;
 }
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -60,6 +81,17 @@ function procCpuSec(pid: number): number {
     return (Number(f[11]) + Number(f[12])) / CLK_TCK;
   } catch {
     return Number.NaN;
+  }
+}
+
+/** Busy and total jiffies of the whole machine (all cores), from the first line of /proc/stat. */
+export function machineJiffies(): { busy: number; total: number } {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    return { busy: total - f[3]! - f[4]!, total }; // minus idle and iowait
+  } catch {
+    return { busy: Number.NaN, total: Number.NaN };
   }
 }
 
@@ -113,9 +145,13 @@ export async function runHttp(target: HttpTarget, bodies: readonly Body[], opts:
   let ok = 0;
   let okLines = 0;
   let failures = 0;
+  let totalOk = 0;
+  let totalOkLines = 0;
+  let totalFailures = 0;
   const reasons = new Map<string, number>();
   let k = 0;
   const fail = (why: string) => {
+    totalFailures++;
     if (!counting) return;
     failures++;
     if (reasons.size < 5 || reasons.has(why)) reasons.set(why, (reasons.get(why) ?? 0) + 1);
@@ -138,6 +174,8 @@ export async function runHttp(target: HttpTarget, bodies: readonly Body[], opts:
         await res.body.dump();
         const why = target.check(res.statusCode, res.headers, b.lines);
         if (why === null) {
+          totalOk++;
+          totalOkLines += b.lines;
           if (counting) {
             ok++;
             okLines += b.lines;
@@ -151,18 +189,25 @@ export async function runHttp(target: HttpTarget, bodies: readonly Body[], opts:
   const loops = Array.from({ length: opts.inflight }, loop);
 
   await sleep(opts.warmupMs);
+  await opts.onWindowStart?.();
   counting = true;
+  const side = opts.sideProcesses ?? [];
+  const cpuSide0 = side.map((p) => procCpuSec(p.pid));
   const cpuServer0 = procCpuSec(child.pid!);
+  const machine0 = machineJiffies();
   const cpuClient0 = process.cpuUsage();
   const t0 = performance.now();
   await sleep(opts.durationMs);
   const sec = (performance.now() - t0) / 1000;
   const cpuServer = procCpuSec(child.pid!) - cpuServer0;
   const cpuClientUs = process.cpuUsage(cpuClient0);
+  const cpuSide = side.map((p, i) => procCpuSec(p.pid) - cpuSide0[i]!);
+  const machine1 = machineJiffies();
   const okAtEnd = ok;
   const linesAtEnd = okLines;
   const failuresAtEnd = failures;
   counting = false;
+  await opts.onWindowEnd?.();
   stop = true;
   await Promise.all(loops);
   await pool.close();
@@ -177,6 +222,11 @@ export async function runHttp(target: HttpTarget, bodies: readonly Body[], opts:
     failureReasons: [...reasons].map(([r, n]) => `${n}× ${r}`),
     serverCpu: (cpuServer / sec) * 100,
     clientCpu: ((cpuClientUs.user + cpuClientUs.system) / 1e6 / sec) * 100,
+    sideCpu: Object.fromEntries(side.map((p, i) => [p.name, (cpuSide[i]! / sec) * 100])),
+    machineCpu: ((machine1.busy - machine0.busy) / (machine1.total - machine0.total)) * availableParallelism() * 100,
+    totalOk,
+    totalOkLines,
+    totalFailures,
   };
 }
 
@@ -184,36 +234,52 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** What Heroku sends with every drain POST. */
+const LOGPLEX_HEADERS = { 'content-type': 'application/logplex-1', 'user-agent': 'Logplex/v123' };
+
+/** The gateway's `POST /drain`, given its ingest token: Basic auth, a drain token, 200 + `Sluice-Accepted`. */
+function sluiceTarget(name: string, script: string, args: string[], token: string): HttpTarget {
+  return {
+    name,
+    script,
+    args,
+    path: '/drain',
+    headers: {
+      ...LOGPLEX_HEADERS,
+      authorization: `Basic ${Buffer.from(`token:${token}`).toString('base64')}`,
+      'logplex-drain-token': 'd.4a5ea1a2-8d3c-4b3b-9d4e-2f1e4a1b2c3d',
+    },
+    check: (status, h, lines) =>
+      status !== 200 ? `status ${status}` : h['sluice-accepted'] === String(lines) ? null : `Sluice-Accepted ${String(h['sluice-accepted'])}`,
+  };
+}
+
 /** The three servers of the HTTP table; `token` is the gateway's ingest token. */
 export function httpTargets(token: string): HttpTarget[] {
-  const logplex = { 'content-type': 'application/logplex-1', 'user-agent': 'Logplex/v123' };
   return [
     {
       name: 'bare node:http (reads body, 204)',
       script: 'bare.ts',
       path: '/drain',
-      headers: logplex,
+      headers: LOGPLEX_HEADERS,
       check: (status) => (status === 204 ? null : `status ${status}`),
     },
     {
       name: 'peer: logfmt.bodyParser on node:http',
       script: 'logfmt-peer.ts',
       path: '/drain',
-      headers: logplex,
+      headers: LOGPLEX_HEADERS,
       check: (status, h, lines) => (status !== 200 ? `status ${status}` : h['x-lines'] === String(lines) ? null : `x-lines ${String(h['x-lines'])}`),
     },
-    {
-      name: 'sluice POST /drain (memory store)',
-      script: 'sluice.ts',
-      args: [token],
-      path: '/drain',
-      headers: {
-        ...logplex,
-        authorization: `Basic ${Buffer.from(`token:${token}`).toString('base64')}`,
-        'logplex-drain-token': 'd.4a5ea1a2-8d3c-4b3b-9d4e-2f1e4a1b2c3d',
-      },
-      check: (status, h, lines) =>
-        status !== 200 ? `status ${status}` : h['sluice-accepted'] === String(lines) ? null : `Sluice-Accepted ${String(h['sluice-accepted'])}`,
-    },
+    sluiceTarget('sluice POST /drain (memory store)', 'sluice.ts', [token], token),
   ];
+}
+
+/**
+ * The gateway built by `createBackend` with `REDIS_URL` (servers/sluice-redis.ts); `roles` sets
+ * `SLUICE_ROLES` (default: the configuration's default, ingest + fanout).
+ */
+export function redisTarget(token: string, redisUrl: string, prefix: string, roles?: string): HttpTarget {
+  const name = `sluice POST /drain (Redis store${roles ? `, SLUICE_ROLES=${roles}` : ''})`;
+  return sluiceTarget(name, 'sluice-redis.ts', [token, redisUrl, prefix, ...(roles ? [roles] : [])], token);
 }

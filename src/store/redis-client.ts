@@ -18,6 +18,9 @@ export interface RedisConnectOptions {
   maxReconnectDelayMs?: number;
 }
 
+/** Commands sent without auto-pipelining: the Redis store's append script (see below). */
+export const UNPIPELINED_COMMANDS = ['sluiceAppend'] as const;
+
 /**
  * Creates the command connection. Chosen so that no acknowledged data is ever lost and nothing
  * queues without bound while Redis is away:
@@ -26,7 +29,11 @@ export interface RedisConnectOptions {
  *   a command in flight when the connection drops fails too (its retry is deduped if it landed).
  * - `commandTimeout`: a stuck Redis cannot hang a request past its timeout.
  * - reconnects forever with capped exponential backoff; the gateway recovers by itself.
- * - `enableAutoPipelining`: commands issued in one tick share one round trip.
+ * - `enableAutoPipelining`: commands issued in one tick share one round trip. Except the store's
+ *   append script: ioredis keeps at most one auto-pipeline in flight per connection (per node on
+ *   a Cluster) and queues the next one until its replies are back, so appends, each a long
+ *   script carrying a whole request, would run one at a time with Redis idle while the gateway
+ *   parses the next body. Sent as plain commands they pipeline on the connection instead.
  */
 export function createRedisClient(opts: RedisConnectOptions): Redis | Cluster {
   const maxDelay = opts.maxReconnectDelayMs ?? 2000;
@@ -38,6 +45,7 @@ export function createRedisClient(opts: RedisConnectOptions): Redis | Cluster {
     connectTimeout: opts.connectTimeoutMs ?? 5000,
     retryStrategy,
     enableAutoPipelining: true,
+    autoPipeliningIgnoredCommands: [...UNPIPELINED_COMMANDS],
     // Keep reconnecting on errors such as READONLY after a failover.
     reconnectOnError: (err) => err.message.startsWith('READONLY'),
   };
@@ -52,6 +60,7 @@ export function createRedisClient(opts: RedisConnectOptions): Redis | Cluster {
     return new Cluster(nodes, {
       enableOfflineQueue: false,
       enableAutoPipelining: true,
+      autoPipeliningIgnoredCommands: [...UNPIPELINED_COMMANDS],
       clusterRetryStrategy: retryStrategy,
       redisOptions: {
         ...base,

@@ -1,0 +1,206 @@
+/**
+ * The Redis part of the HTTP benchmark: a `redis-server` of our own (test/support/redis.ts: free
+ * port, temp dir, `--save "" --appendonly no`; never the machine's shared 6379), `redis-benchmark`
+ * XADD rates against it, its stats and CPU while the gateway ingests, and the check that what the
+ * gateway acknowledged is what Redis holds.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { findOnPath } from '../test/support/redis-server.js';
+import { startRedisServer, type OwnedRedis } from '../test/support/redis.js';
+import { loadConfig } from '../src/config.js';
+import { nowMicros } from '../src/decode/timestamp.js';
+import { decodeLogplexBody } from '../src/ingest/logplex-body.js';
+import { syslogToEntry } from '../src/normalize/from-syslog.js';
+import { RedisKeys, shardOf } from '../src/store/redis-keys.js';
+import type { Body } from './bodies.js';
+
+export { type OwnedRedis };
+
+/** Why the Redis part cannot run here, or undefined when it can. */
+export function redisMissing(): string | undefined {
+  for (const bin of ['redis-server', 'redis-benchmark']) if (!findOnPath(bin)) return `${bin} is not on PATH`;
+  return undefined;
+}
+
+/** Our own throwaway server. */
+export function startBenchRedis(): Promise<OwnedRedis> {
+  return startRedisServer({ appendonly: false });
+}
+
+/** A fresh `REDIS_PREFIX` for one run. */
+export function benchPrefix(): string {
+  return `bench-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * An entry JSON as the store writes it (`JSON.stringify(entry)`) for a line of the bench bodies:
+ * the one of median size, and the mean size over all lines, in bytes.
+ */
+export function representativeEntry(bodies: readonly Body[]): { json: string; medianBytes: number; meanBytes: number } {
+  const all: string[] = [];
+  for (const b of bodies) {
+    const decoded = decodeLogplexBody(b.bytes, { mode: 'drain', maxFrameBytes: 10240, receivedAt: new Date() });
+    const receivedAt = nowMicros();
+    for (const r of decoded.records) {
+      all.push(
+        JSON.stringify(
+          syslogToEntry(r, {
+            appId: 'bench',
+            receivedAt,
+            frameId: '0a1b2c3d-12345',
+            drainToken: 'd.4a5ea1a2-8d3c-4b3b-9d4e-2f1e4a1b2c3d',
+            userAgent: 'Logplex/v123',
+          }),
+        ),
+      );
+    }
+  }
+  const sized = all.map((json) => ({ json, bytes: Buffer.byteLength(json) })).sort((a, b) => a.bytes - b.bytes);
+  const mid = sized[sized.length >> 1]!;
+  return { json: mid.json, medianBytes: mid.bytes, meanBytes: sized.reduce((s, x) => s + x.bytes, 0) / sized.length };
+}
+
+/** One `redis-benchmark` run of XADD (one field `e` = `payload`): requests per second. */
+export interface XaddRate {
+  label: string;
+  clients: number;
+  pipeline: number;
+  rps: number;
+}
+
+/**
+ * `redis-benchmark -q -n N -P pipeline -c clients XADD <key> [MAXLEN ~ m] * e <payload>`, then the
+ * key is unlinked. The payload is passed as one argv (no shell), so its quotes stay as they are.
+ */
+export async function redisBenchmarkXadd(
+  redis: OwnedRedis,
+  payload: string,
+  opts: { label: string; clients: number; pipeline: number; requests: number; maxlen?: number },
+): Promise<XaddRate> {
+  const key = `rb-${randomBytes(3).toString('hex')}`;
+  const trim = opts.maxlen ? ['MAXLEN', '~', String(opts.maxlen)] : [];
+  const args = ['-h', redis.host, '-p', String(redis.port), '-q', '-n', String(opts.requests), '-P', String(opts.pipeline), '-c', String(opts.clients), 'XADD', key, ...trim, '*', 'e', payload];
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn('redis-benchmark', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout = (stdout + c.toString()).slice(-4000)));
+    child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`redis-benchmark exited with ${code}: ${stderr}`))));
+  });
+  // `-q` prints progress lines separated by CR, then `<command>: 387720.94 requests per second, p50=…`.
+  const rates = [...out.matchAll(/([\d.]+) requests per second/g)];
+  const rps = Number(rates.at(-1)?.[1]);
+  if (!Number.isFinite(rps)) throw new Error(`cannot read redis-benchmark output: ${out.slice(-300)}`);
+  const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  await client.unlink(key);
+  client.disconnect();
+  return { label: opts.label, clients: opts.clients, pipeline: opts.pipeline, rps };
+}
+
+/** `INFO commandstats` of one command. */
+export interface CommandStat {
+  calls: number;
+  usecPerCall: number;
+}
+
+/** What Redis did during the measured window of the gateway run. */
+export interface RedisWindow {
+  commands: Record<string, CommandStat>;
+}
+
+/** `INFO commandstats` as { evalsha: {calls, usecPerCall}, … }. */
+async function commandStats(client: Redis): Promise<Record<string, CommandStat>> {
+  const out: Record<string, CommandStat> = {};
+  for (const line of (await client.info('commandstats')).split('\r\n')) {
+    const m = /^cmdstat_([^:]+):calls=(\d+),usec=\d+,usec_per_call=([\d.]+)/.exec(line);
+    if (m) out[m[1]!] = { calls: Number(m[2]), usecPerCall: Number(m[3]) };
+  }
+  return out;
+}
+
+/** Hooks for runHttp: CONFIG RESETSTAT at the window's start, INFO commandstats at its end. */
+export function redisWindowHooks(redis: OwnedRedis): { start(): Promise<void>; end(): Promise<void>; result(): RedisWindow; close(): void } {
+  const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  let commands: Record<string, CommandStat> = {};
+  return {
+    async start() {
+      await client.config('RESETSTAT');
+    },
+    async end() {
+      commands = await commandStats(client);
+    },
+    result: () => ({ commands }),
+    close: () => client.disconnect(),
+  };
+}
+
+/** FLUSHALL on our own server (never a shared one), between runs. */
+export async function flushOwn(redis: OwnedRedis): Promise<void> {
+  if (!redis.owned) throw new Error('refusing to flush a Redis this bench did not start');
+  const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  try {
+    await client.flushall();
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** `XINFO STREAM` as a map (length, entries-added, …). */
+async function xinfo(client: Redis, key: string): Promise<Map<string, unknown>> {
+  const flat = (await client.call('XINFO', 'STREAM', key)) as unknown[];
+  const m = new Map<string, unknown>();
+  for (let i = 0; i + 1 < flat.length; i += 2) m.set(String(flat[i]), flat[i + 1]);
+  return m;
+}
+
+/** What Redis holds after the gateway run, against what the gateway acknowledged. */
+export interface StoredCheck {
+  /** `entries-added` of the app's history stream: every XADD since it was created (trims do not lower it). */
+  historyAdded: number;
+  /** XLEN of the history stream: bounded by HISTORY_PER_APP (MAXLEN ~, so a little above). */
+  historyLen: number;
+  historyMax: number;
+  /** `entries-added` of the app's firehose shard: one stream entry per stored request. */
+  firehoseAdded: number;
+  firehoseLen: number;
+  firehoseMax: number;
+  /** Entries in the newest firehose entry (one request's batch) and the app id of the newest history entry. */
+  lastBatchSize: number;
+  lastAppId: string;
+  usedMemory: string;
+  /** Bytes of the firehose stream (`MEMORY USAGE … SAMPLES 0`). */
+  firehoseBytes: number;
+}
+
+export async function checkStored(redis: OwnedRedis, prefix: string, appId: string): Promise<StoredCheck> {
+  const config = loadConfig({ REDIS_URL: redis.url, REDIS_PREFIX: prefix });
+  const keys = new RedisKeys(prefix, config.redis!.shards);
+  const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  try {
+    const log = await xinfo(client, keys.log(appId));
+    const fhKey = keys.firehose(shardOf(appId, keys.shards));
+    const fh = await xinfo(client, fhKey);
+    const [lastFh] = (await client.xrevrange(fhKey, '+', '-', 'COUNT', 1)) as [string, string[]][];
+    const [lastLog] = (await client.xrevrange(keys.log(appId), '+', '-', 'COUNT', 1)) as [string, string[]][];
+    const usedMemory = /used_memory_human:(\S+)/.exec(await client.info('memory'))?.[1] ?? '?';
+    const firehoseBytes = Number(await client.call('MEMORY', 'USAGE', fhKey, 'SAMPLES', '0'));
+    return {
+      historyAdded: Number(log.get('entries-added')),
+      historyLen: Number(log.get('length')),
+      historyMax: config.historyPerApp,
+      firehoseAdded: Number(fh.get('entries-added')),
+      firehoseLen: Number(fh.get('length')),
+      firehoseMax: config.redis!.firehoseMaxLen,
+      lastBatchSize: lastFh ? (JSON.parse(lastFh[1][1]!) as unknown[]).length : 0,
+      lastAppId: lastLog ? (JSON.parse(lastLog[1][1]!) as { app_id: string }).app_id : '',
+      usedMemory,
+      firehoseBytes,
+    };
+  } finally {
+    client.disconnect();
+  }
+}
