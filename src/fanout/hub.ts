@@ -1,7 +1,11 @@
 import type { Entry } from '../normalize/entry.js';
-import type { Store } from '../store/types.js';
+import { storeUnavailable } from '../errors.js';
+import type { Store, Unsubscribe } from '../store/types.js';
 import type { CompiledSubscription } from './filter.js';
 import { Subscriber, type Gap, type Sink, type SubscriberLimits } from './subscriber.js';
+
+/** How long the hub keeps following the store after its last subscriber left. */
+const IDLE_UNFOLLOW_MS = 30_000;
 
 /** Entries fanned out per turn of the event loop. */
 const DELIVER_CHUNK = 1000;
@@ -23,8 +27,8 @@ export interface Backfill {
 }
 
 /**
- * The fan-out hub of one process: it follows the store once (one listener, whatever the number
- * of subscribers; with Redis that is one firehose reader) and hands each new entry to the local
+ * The fan-out hub of one process: while it has subscribers it follows the store once (one
+ * listener, whatever the number of subscribers; with Redis that is one firehose reader) and hands each new entry to the local
  * subscribers whose filter matches, serialising it once. Work happens after the ingest request
  * returned (entries are taken from an inbox on the next turn of the event loop), and a
  * subscriber's queue never waits on its socket: slow clients cannot slow ingest or each other.
@@ -36,17 +40,15 @@ export class Hub {
   /** Position in the first inbox batch (a large batch is delivered over several turns). */
   private inboxPos = 0;
   private scheduled = false;
-  private readonly stopFollowing: () => void;
+  /** The store subscription, only while there are subscribers (plus a grace period). */
+  private following: Unsubscribe | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
   private readonly slowTimer: NodeJS.Timeout;
 
   constructor(
     private readonly store: Store,
     private readonly opts: HubOptions,
   ) {
-    this.stopFollowing = store.subscribe((entries) => {
-      this.inbox.push(entries);
-      this.schedule();
-    });
     this.slowTimer = setInterval(() => this.checkSlow(), Math.max(50, Math.min(1000, opts.slowCloseMs / 4)));
     this.slowTimer.unref();
   }
@@ -63,6 +65,9 @@ export class Hub {
    * read and written first, then the queue. Resolves when the subscriber is live.
    */
   async attach(filter: CompiledSubscription, sink: Sink, backfill: Backfill): Promise<Subscriber> {
+    // Following must be guaranteed before history is read: then every entry is either in the
+    // history (stored before) or delivered live (stored after), and the seam has no hole.
+    await this.follow();
     const sub = new Subscriber(filter, sink, this.opts);
     this.add(sub);
     try {
@@ -79,7 +84,46 @@ export class Hub {
   detach(sub: Subscriber): void {
     sub.detach();
     if (sub.filter.apps === null) this.allApps.delete(sub);
-    else for (const app of sub.filter.apps) this.byApp.get(app)?.delete(sub);
+    else {
+      for (const app of sub.filter.apps) {
+        const set = this.byApp.get(app);
+        set?.delete(sub);
+        if (set?.size === 0) this.byApp.delete(app);
+      }
+    }
+    if (this.size === 0 && this.following && !this.idleTimer) {
+      // Without subscribers the process stops reading the firehose (an ingest-heavy process
+      // would otherwise parse every batch for nobody); a grace period absorbs reconnects.
+      this.idleTimer = setTimeout(() => {
+        this.idleTimer = undefined;
+        if (this.size === 0) this.unfollow();
+      }, IDLE_UNFOLLOW_MS);
+      this.idleTimer.unref();
+    }
+  }
+
+  /** Subscribes to the store (once) and waits until delivery is guaranteed. */
+  private async follow(): Promise<void> {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (!this.following) {
+      this.following = this.store.subscribe((entries) => {
+        this.inbox.push(entries);
+        this.schedule();
+      });
+    }
+    const following = this.following;
+    try {
+      await following.ready;
+    } catch (err) {
+      if (this.following === following) this.unfollow();
+      throw err instanceof Error && 'code' in err ? err : storeUnavailable(String(err));
+    }
+  }
+
+  private unfollow(): void {
+    this.following?.();
+    this.following = undefined;
   }
 
   /** Counts for `stats` and `/health`. */
@@ -98,7 +142,8 @@ export class Hub {
   }
 
   close(): void {
-    this.stopFollowing();
+    this.unfollow();
+    clearTimeout(this.idleTimer);
     clearInterval(this.slowTimer);
   }
 

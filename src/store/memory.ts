@@ -3,7 +3,7 @@ import { storeUnavailable } from '../errors.js';
 import type { Entry } from '../normalize/entry.js';
 import { compareNewestFirst, compileFilter, selectPage } from './query.js';
 import { Ring } from './ring.js';
-import type { AppendRequest, AppendResult, QueryFilter, QueryResult, Store, StoreHealth } from './types.js';
+import type { AppendRequest, AppendResult, QueryFilter, QueryResult, Store, StoreHealth, Unsubscribe } from './types.js';
 
 /** Options of {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
@@ -154,13 +154,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       return byTrace;
     },
 
-    subscribe(listener: (entries: Entry[]) => void): () => void {
+    subscribe(listener: (entries: Entry[]) => void): Unsubscribe {
       // Wrapped so the same function subscribed twice gets two independent subscriptions.
       const wrapped = (entries: Entry[]): void => listener(entries);
       listeners.add(wrapped);
-      return () => {
-        listeners.delete(wrapped);
-      };
+      // Listeners are called synchronously by append: delivery is guaranteed at once.
+      return Object.assign(() => void listeners.delete(wrapped), { ready: Promise.resolve() });
     },
 
     async health(): Promise<StoreHealth> {

@@ -19,8 +19,6 @@ export interface RedisStoreOptions {
   firehoseMaxLen?: number;
   /** Default dedupe TTL when a request gives none (default 15 min). */
   dedupeTtlMs?: number;
-  /** How far back a new follower starts reading the firehose (default 2000 ms), see subscribe(). */
-  followLookbackMs?: number;
   /** Stream entries read per XREAD while following (default 1000). */
   followBatch?: number;
   /** Called when the follower fails to read (it retries with backoff); for logging. */
@@ -82,7 +80,6 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   const historyPerApp = options.historyPerApp ?? 1500;
   const firehoseMaxLen = options.firehoseMaxLen ?? 1000;
   const defaultTtl = options.dedupeTtlMs ?? 15 * 60_000;
-  const lookbackMs = options.followLookbackMs ?? 2000;
   const followBatch = options.followBatch ?? 1000;
   if (typeof redis.sluiceAppend !== 'function') {
     redis.defineCommand('sluiceAppend', { lua: APPEND_SCRIPT, numberOfKeys: 3 });
@@ -214,9 +211,11 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     },
 
     subscribe(listener) {
-      listeners.add(listener);
-      if (!follower && !closed) {
-        follower = new Follower(redis, keys, lookbackMs, followBatch, (entries) => {
+      const wrapped = (entries: Entry[]) => listener(entries);
+      listeners.add(wrapped);
+      if (closed) return Object.assign(() => {}, { ready: Promise.reject(storeUnavailable('store closed')) });
+      if (!follower) {
+        const f = new Follower(redis, keys, followBatch, (entries) => {
           for (const l of listeners) {
             try {
               l(entries);
@@ -225,14 +224,29 @@ export function createRedisStore(options: RedisStoreOptions): Store {
             }
           }
         }, options.onFollowError);
+        follower = f;
+        // A follower that could not start is dropped, so the next subscribe starts a new one.
+        f.ready.catch(() => {
+          if (follower === f) {
+            f.stop();
+            follower = undefined;
+          }
+        });
       }
-      return () => {
-        listeners.delete(listener);
-        if (listeners.size === 0 && follower) {
-          follower.stop();
-          follower = undefined;
-        }
-      };
+      const ready = follower.ready.catch((err: unknown) => {
+        throw storeUnavailable(`follow: ${(err as Error).message}`);
+      });
+      ready.catch(() => {}); // the caller may not await it; never an unhandled rejection
+      return Object.assign(
+        () => {
+          listeners.delete(wrapped);
+          if (listeners.size === 0 && follower) {
+            follower.stop();
+            follower = undefined;
+          }
+        },
+        { ready },
+      );
     },
 
     async health(): Promise<StoreHealth> {
@@ -264,25 +278,37 @@ export function createRedisStore(options: RedisStoreOptions): Store {
 class Follower {
   private stopped = false;
   private readonly conns: (Redis | Cluster)[] = [];
+  /** Resolves once the follower reads from the current tip of every shard. */
+  readonly ready: Promise<void>;
 
   constructor(
     redis: Redis | Cluster,
-    private readonly keys: RedisKeys,
-    lookbackMs: number,
+    keys: RedisKeys,
     private readonly batch: number,
     private readonly deliver: (entries: Entry[]) => void,
     private readonly onError?: (err: unknown) => void,
   ) {
-    // Start a little in the past, by id time: a follower started by subscribe() must not miss
-    // an append that raced its first XREAD. Entries stored up to lookbackMs before are included.
-    const start = `${Date.now() - lookbackMs}-0`;
+    this.ready = this.start(redis, keys);
+  }
+
+  /**
+   * Reads each shard's last id first and follows from there: every entry stored after `ready`
+   * is delivered, and nothing stored before it is (a live tail reads those as history).
+   */
+  private async start(redis: Redis | Cluster, keys: RedisKeys): Promise<void> {
     const shardKeys = Array.from({ length: keys.shards }, (_, k) => keys.firehose(k));
-    const isCluster = (redis as Cluster).isCluster === true;
-    if (isCluster) {
+    const tips = await Promise.all(
+      shardKeys.map(async (key) => {
+        const last = await redis.xrevrange(key, '+', '-', 'COUNT', 1);
+        return last[0]?.[0] ?? '0-0';
+      }),
+    );
+    if (this.stopped) return;
+    if ((redis as Cluster).isCluster === true) {
       // Cluster: one multi-key XREAD cannot span slots, so each shard is followed on its own.
-      for (const key of shardKeys) this.run(this.connect(redis), [key], [start]);
+      shardKeys.forEach((key, k) => void this.run(this.connect(redis), [key], [tips[k]!]));
     } else {
-      this.run(this.connect(redis), shardKeys, shardKeys.map(() => start));
+      void this.run(this.connect(redis), shardKeys, tips);
     }
   }
 

@@ -143,13 +143,13 @@ export function describeStoreContract(
       it('stores a repeated request again once its dedupe key has expired', async () => {
         const app = make.appId('ttl');
         const key = `batch:${app}:${randomUUID()}`;
-        await store.append({ entries: [make.entry(app)], dedupeKey: key, dedupeTtlMs: 50 });
-        await expect(store.append({ entries: [make.entry(app)], dedupeKey: key, dedupeTtlMs: 50 })).resolves.toEqual({
+        await store.append({ entries: [make.entry(app)], dedupeKey: key, dedupeTtlMs: 500 });
+        await expect(store.append({ entries: [make.entry(app)], dedupeKey: key, dedupeTtlMs: 500 })).resolves.toEqual({
           stored: 0,
           duplicate: true,
         });
-        await sleep(150);
-        await expect(store.append({ entries: [make.entry(app)], dedupeKey: key, dedupeTtlMs: 50 })).resolves.toEqual({
+        await sleep(900);
+        await expect(store.append({ entries: [make.entry(app)], dedupeKey: key, dedupeTtlMs: 500 })).resolves.toEqual({
           stored: 1,
           duplicate: false,
         });
@@ -357,6 +357,7 @@ export function describeStoreContract(
         const app = make.appId('live');
         const got: Entry[] = [];
         const unsubscribe = store.subscribe((entries) => got.push(...entries));
+        await unsubscribe.ready;
         const first = [make.entry(app, { at: 5 }), make.entry(app, { at: 1 })];
         const second = [make.entry(app, { at: 3 })];
         await store.append({ entries: first });
@@ -372,7 +373,9 @@ export function describeStoreContract(
         const stopped: Entry[] = [];
         const still: Entry[] = [];
         const unsubscribe = store.subscribe((entries) => stopped.push(...entries));
+        await unsubscribe.ready;
         const unsubscribeOther = store.subscribe((entries) => still.push(...entries));
+        await unsubscribeOther.ready;
         await store.append({ entries: [make.entry(app)] });
         await waitFor(() => stopped.length === 1 && still.length === 1);
         unsubscribe();
@@ -388,6 +391,7 @@ export function describeStoreContract(
         const app = make.appId('dupe-live');
         const got: Entry[] = [];
         const unsubscribe = store.subscribe((entries) => got.push(...entries));
+        await unsubscribe.ready;
         const key = `frame:${app}:${randomUUID()}`;
         const once = make.entry(app);
         await store.append({ entries: [once], dedupeKey: key });
@@ -405,7 +409,9 @@ export function describeStoreContract(
         const unsubscribeBad = store.subscribe(() => {
           throw new Error('listener bug');
         });
+        await unsubscribeBad.ready;
         const unsubscribe = store.subscribe((entries) => got.push(...entries));
+        await unsubscribe.ready;
         const entry = make.entry(app);
         await expect(store.append({ entries: [entry] })).resolves.toEqual({ stored: 1, duplicate: false });
         await waitFor(() => got.length === 1);

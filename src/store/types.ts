@@ -63,6 +63,12 @@ export interface QueryResult {
   entries: Entry[];
 }
 
+/** Stops a `subscribe` listener; `ready` says when delivery is guaranteed (see Store.subscribe). */
+export interface Unsubscribe {
+  (): void;
+  readonly ready: Promise<void>;
+}
+
 /** Health as reported by `/health`. */
 export interface StoreHealth {
   kind: 'memory' | 'redis';
@@ -89,12 +95,13 @@ export interface Store {
   recent(appId: string, limit: number): Promise<Entry[]>;
   /**
    * Listens to entries as they are stored (after `append` stored them, in append order).
-   * The live fan-out builds on this; returns the unsubscribe function. Listeners must not throw
-   * and must not block: they run on the ingest path. A store shared by processes (Redis) also
-   * delivers other processes' entries, and may deliver entries stored shortly before the first
-   * listener subscribed (fan-out dedupes by id).
+   * The live fan-out builds on this; returns the unsubscribe function, whose `ready` resolves
+   * once every entry stored from then on will be delivered (a Redis store first finds the tip of
+   * each firehose shard; it rejects when that fails). Listeners must not throw and must not
+   * block: they may run on the ingest path. A store shared by processes (Redis) also delivers
+   * other processes' entries.
    */
-  subscribe(listener: (entries: Entry[]) => void): () => void;
+  subscribe(listener: (entries: Entry[]) => void): Unsubscribe;
   health(): Promise<StoreHealth>;
   close(): Promise<void>;
 }
