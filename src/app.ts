@@ -1,12 +1,12 @@
 import { Hono } from 'hono';
 import { appRoutes } from './apps/routes.js';
+import { dashboardRoutes } from './dashboard/route.js';
 import type { GatewayDeps } from './deps.js';
 import { GatewayError } from './errors.js';
 import { drainRoutes } from './ingest/drain.js';
 import { jsonLogRoutes } from './ingest/json-logs.js';
 import { logplexInputRoutes } from './ingest/logplex-input.js';
 import { historyRoutes } from './query/history.js';
-import { homePage } from './home.js';
 import type { Hub } from './fanout/hub.js';
 import { sessionRoutes } from './fanout/sessions.js';
 import { sseRoutes } from './fanout/sse.js';
@@ -55,6 +55,7 @@ export function createApp(deps: GatewayDeps, hub?: Hub): Hono {
   }
   app.route('/', historyRoutes(deps));
   app.route('/', appRoutes(deps));
-  app.get('/', (c) => c.html(homePage(c, deps)));
+  // The dashboard: GET / and its hashed assets under /assets/.
+  app.route('/', dashboardRoutes(deps));
   return app;
 }
