@@ -91,9 +91,10 @@ async function printBanner(config: Config, apps: AppRegistry, host: string, port
   const lines = [
     '',
     `  Sluice is listening on ${host}:${port}${host === '127.0.0.1' ? ' (loopback only: set ADMIN_TOKEN or a config file to listen on all interfaces)' : ''}`,
-    `  Dashboard:  ${base}/`,
   ];
   const app = demo ? await apps.get('demo').catch(() => null) : null;
+  // The demo's read token in the fragment signs the browser in (fragments never reach servers).
+  lines.push(`  Dashboard:  ${base}/${app ? `#token=${app.readTokens[0]}` : ''}`);
   if (app) {
     const ingest = app.ingestTokens[0]!;
     const read = app.readTokens[0]!;
