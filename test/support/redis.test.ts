@@ -254,7 +254,8 @@ describe.skipIf(!redisServerAvailable)('startRedisServer', () => {
       child.kill(signal);
       expect(await waitFor(() => !isAlive(pid), 3000)).toBe(true);
       // Only a handler can remove the dir; after SIGKILL nothing runs, so tidy up for it here.
-      if (signal === 'SIGTERM') expect(existsSync(dir)).toBe(false);
+      // The handler removes the dir after the server is gone: wait for it rather than race it.
+      if (signal === 'SIGTERM') expect(await waitFor(() => !existsSync(dir), 3000)).toBe(true);
       else rmSync(dir, { recursive: true, force: true });
     };
     await Promise.all([endedBy('SIGTERM'), endedBy('SIGKILL')]);
