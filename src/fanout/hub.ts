@@ -2,7 +2,7 @@ import type { Entry } from '../normalize/entry.js';
 import { storeUnavailable } from '../errors.js';
 import type { Store, Unsubscribe } from '../store/types.js';
 import type { CompiledSubscription } from './filter.js';
-import { Subscriber, type Gap, type Sink, type SubscriberLimits } from './subscriber.js';
+import { Chunk, Subscriber, type Gap, type Sink, type SubscriberLimits } from './subscriber.js';
 
 /** How long the hub keeps following the store after its last subscriber left. */
 const IDLE_UNFOLLOW_MS = 30_000;
@@ -173,6 +173,8 @@ export class Hub {
   private deliver(): void {
     this.scheduled = false;
     const touched = new Set<Subscriber>();
+    // The entries of this turn: the subscribers that get the same ones share their frames.
+    const chunk = new Chunk();
     let budget = DELIVER_CHUNK;
     while (budget > 0 && this.inbox.length > 0) {
       const batch = this.inbox[0]!;
@@ -185,13 +187,13 @@ export class Hub {
         if (forApp) {
           for (const sub of forApp) {
             if (!sub.filter.matches(entry)) continue;
-            sub.offer(entry, (json ??= JSON.stringify(entry)));
+            sub.offer(entry, (json ??= JSON.stringify(entry)), chunk);
             touched.add(sub);
           }
         }
         for (const sub of this.allApps) {
           if (!sub.filter.matches(entry)) continue;
-          sub.offer(entry, (json ??= JSON.stringify(entry)));
+          sub.offer(entry, (json ??= JSON.stringify(entry)), chunk);
           touched.add(sub);
         }
       }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createEntryFactory } from '../store/store.contract.js';
 import type { Entry } from '../normalize/entry.js';
-import { Subscriber, type Gap, type Sink, type SubscriberLimits } from './subscriber.js';
+import { Chunk, Subscriber, type Gap, type Sink, type SubscriberLimits } from './subscriber.js';
 
 /** A sink whose socket buffer we control: `blocked` makes it report a full buffer. */
 function fakeSink() {
@@ -105,5 +105,33 @@ describe('Subscriber', () => {
     f.unblock();
     now = 5000;
     expect(sub.checkSlow()).toBe(false);
+  });
+
+  it('writes the same batches of a delivery chunk whatever its backlog, never mixing two chunks', () => {
+    const chunks = [new Chunk(), new Chunk(), new Chunk()];
+    const lists = [entries(30), entries(70), entries(20)];
+    const batchesOf = (f: ReturnType<typeof fakeSink>) => f.out.flatMap((o) => (o.kind === 'entries' ? [o.ids.length] : []));
+    // In step: each chunk is offered, then flushed.
+    const roomy = { ...limits, queueMaxMessages: 1000 };
+    const inStep = fakeSink();
+    const a = new Subscriber(all, inStep.sink, roomy);
+    a.startLive([]);
+    // Behind: its socket is full until all three chunks are queued.
+    const behind = fakeSink();
+    const b = new Subscriber(all, behind.sink, roomy);
+    b.startLive([]);
+    behind.state.blocked = true;
+    lists.forEach((list, k) => {
+      list.forEach((e) => {
+        a.offer(e, JSON.stringify(e), chunks[k]);
+        b.offer(e, JSON.stringify(e), chunks[k]);
+      });
+      a.flush();
+      b.flush();
+    });
+    behind.unblock();
+    expect(batchesOf(inStep)).toEqual([30, 50, 20, 20]);
+    expect(batchesOf(behind)).toEqual(batchesOf(inStep));
+    expect(behind.delivered()).toEqual(lists.flat().map((e) => e.id));
   });
 });

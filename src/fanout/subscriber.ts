@@ -12,14 +12,36 @@ export interface Gap {
 }
 
 /**
+ * The entries of one turn of the hub's delivery. A subscriber never puts entries of two chunks in
+ * one write, and splits a chunk at the same places whatever its backlog, so the subscribers that
+ * get the same entries of a chunk write the same batches, in step or not: a transport can build
+ * each frame once per chunk and share it ({@link Chunk.cache}). A chunk lives as long as a queue
+ * holds one of its entries.
+ */
+export class Chunk {
+  private caches: Map<object, Map<Entry, unknown>> | undefined;
+
+  /** What `owner` (a transport) builds from this chunk's entries, by entry. */
+  cache<T>(owner: object): Map<Entry, T> {
+    this.caches ??= new Map();
+    let c = this.caches.get(owner);
+    if (!c) this.caches.set(owner, (c = new Map()));
+    return c as Map<Entry, T>;
+  }
+}
+
+/**
  * The transport side of a subscriber (WebSocket, SSE, Logplex session): how to write, and how
  * much is still waiting in its socket.
  */
 export interface Sink {
   /** Bytes written but not yet sent by the socket: above the high-water mark we stop writing. */
   buffered(): number;
-  /** Writes entries (their JSON, serialised once by the hub) in order. */
-  writeEntries(jsons: string[], entries: Entry[]): void;
+  /**
+   * Writes entries (their JSON, serialised once by the hub) in order; `chunk` (absent for
+   * history) is the delivery chunk they all belong to.
+   */
+  writeEntries(jsons: string[], entries: Entry[], chunk?: Chunk): void;
   writeLive(): void;
   writeGap(gap: Gap): void;
   close(code: number, reason: string): void;
@@ -51,6 +73,7 @@ export class Subscriber {
   private historyIds: Set<string> | null = null;
   private queueJson: string[] = [];
   private queueEntries: Entry[] = [];
+  private queueChunks: (Chunk | undefined)[] = [];
   private head = 0;
   private queuedBytes = 0;
   private dropped = 0;
@@ -93,27 +116,31 @@ export class Subscriber {
       // Drop queued live entries that the history already holds.
       const keepJson: string[] = [];
       const keepEntries: Entry[] = [];
+      const keepChunks: (Chunk | undefined)[] = [];
       for (let i = this.head; i < this.queueJson.length; i++) {
         if (this.historyIds.has(this.queueEntries[i]!.id)) this.queuedBytes -= this.queueJson[i]!.length;
         else {
           keepJson.push(this.queueJson[i]!);
           keepEntries.push(this.queueEntries[i]!);
+          keepChunks.push(this.queueChunks[i]);
         }
       }
       this.queueJson = keepJson;
       this.queueEntries = keepEntries;
+      this.queueChunks = keepChunks;
       this.head = 0;
     }
     this.phase = 'live';
     this.flush();
   }
 
-  /** Offers a matching live entry (its JSON made once by the hub). Never blocks. */
-  offer(entry: Entry, json: string): void {
+  /** Offers a matching live entry (its JSON made once by the hub) of `chunk`. Never blocks. */
+  offer(entry: Entry, json: string, chunk?: Chunk): void {
     if (this.closed) return;
     if (this.historyIds?.has(entry.id)) return;
     this.queueJson.push(json);
     this.queueEntries.push(entry);
+    this.queueChunks.push(chunk);
     this.queuedBytes += json.length;
     if (this.queued > this.limits.queueMaxMessages || this.queuedBytes > this.limits.queueMaxBytes) {
       // A reader keeping up must not lose entries to a burst: write what the socket takes first,
@@ -133,6 +160,7 @@ export class Subscriber {
       this.queuedBytes -= this.queueJson[this.head]!.length;
       this.queueJson[this.head] = '';
       this.queueEntries[this.head] = undefined as unknown as Entry;
+      this.queueChunks[this.head] = undefined;
       this.head++;
       n++;
     }
@@ -146,6 +174,7 @@ export class Subscriber {
     if (this.head > 1024 && this.head * 2 > this.queueJson.length) {
       this.queueJson = this.queueJson.slice(this.head);
       this.queueEntries = this.queueEntries.slice(this.head);
+      this.queueChunks = this.queueChunks.slice(this.head);
       this.head = 0;
     }
   }
@@ -171,7 +200,15 @@ export class Subscriber {
         this.dropped = 0;
       }
       if (this.queued === 0) break;
-      const end = Math.min(this.queueJson.length, this.head + batchMax);
+      // A batch never spans two delivery chunks (see Chunk), nor more than batchMax entries.
+      const chunk = this.queueChunks[this.head];
+      let end = Math.min(this.queueJson.length, this.head + batchMax);
+      for (let i = this.head + 1; i < end; i++) {
+        if (this.queueChunks[i] !== chunk) {
+          end = i;
+          break;
+        }
+      }
       const jsons = this.queueJson.slice(this.head, end);
       const entries = this.queueEntries.slice(this.head, end);
       for (let i = this.head; i < end; i++) this.queuedBytes -= this.queueJson[i]!.length;
@@ -179,9 +216,10 @@ export class Subscriber {
       if (this.head === this.queueJson.length) {
         this.queueJson = [];
         this.queueEntries = [];
+        this.queueChunks = [];
         this.head = 0;
       }
-      this.write(jsons, entries);
+      this.write(jsons, entries, chunk);
     }
     // Back under half its limits: no longer "over" (a slow close needs a sustained overload).
     if (this.queued * 2 <= this.limits.queueMaxMessages && this.queuedBytes * 2 <= this.limits.queueMaxBytes) this.overSince = null;
@@ -194,9 +232,9 @@ export class Subscriber {
     }
   }
 
-  private write(jsons: string[], entries: Entry[]): void {
+  private write(jsons: string[], entries: Entry[], chunk?: Chunk): void {
     if (jsons.length === 0) return;
-    this.sink.writeEntries(jsons, entries);
+    this.sink.writeEntries(jsons, entries, chunk);
     this.lastId = entries[entries.length - 1]!.id;
     this.sent += entries.length;
   }
@@ -214,6 +252,7 @@ export class Subscriber {
     this.closed = true;
     this.queueJson = [];
     this.queueEntries = [];
+    this.queueChunks = [];
     this.history = null;
     this.sink.close(code, reason);
   }
@@ -223,6 +262,7 @@ export class Subscriber {
     this.closed = true;
     this.queueJson = [];
     this.queueEntries = [];
+    this.queueChunks = [];
     this.history = null;
   }
 }

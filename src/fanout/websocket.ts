@@ -7,7 +7,7 @@ import { GatewayError } from '../errors.js';
 import type { Entry } from '../normalize/entry.js';
 import { compileSubscription, type SubscriptionSpec } from './filter.js';
 import type { Hub } from './hub.js';
-import type { Gap, Sink, Subscriber } from './subscriber.js';
+import type { Chunk, Gap, Sink, Subscriber } from './subscriber.js';
 
 /** The live WebSocket endpoint, attached to the HTTP server's `upgrade` event. */
 export interface WebSocketEndpoint {
@@ -27,6 +27,46 @@ interface ClientMessage extends SubscriptionSpec {
 
 const LIVE = '{"type":"live"}';
 const PONG = '{"type":"pong"}';
+const TEXT = { binary: false };
+
+/** Owners of the frame caches of a delivery chunk (see Chunk.cache). */
+const BATCH_FRAMES = { kind: 'ws logs frames' };
+const ENTRY_FRAMES = { kind: 'ws log frames' };
+
+/**
+ * The `logs` frame of a batch, built once per delivery chunk for every subscriber that writes the
+ * same entries (identity: the hub hands every subscriber the same Entry objects), as a Buffer:
+ * joined and UTF-8 encoded once instead of once per subscriber, and written by `ws` without a
+ * copy. History batches (no chunk) are built for their subscriber alone.
+ */
+function batchFrame(jsons: string[], entries: Entry[], chunk: Chunk | undefined): string | Buffer {
+  if (!chunk) return `{"type":"logs","data":[${jsons.join(',')}]}`;
+  const cache = chunk.cache<{ entries: Entry[]; frame: Buffer }[]>(BATCH_FRAMES);
+  let built = cache.get(entries[0]!);
+  if (built) {
+    for (const b of built) if (sameEntries(b.entries, entries)) return b.frame;
+  } else {
+    cache.set(entries[0]!, (built = []));
+  }
+  const frame = Buffer.from(`{"type":"logs","data":[${jsons.join(',')}]}`);
+  built.push({ entries, frame });
+  return frame;
+}
+
+/** The `log` frame of one entry, built once per delivery chunk (see batchFrame). */
+function entryFrame(json: string, entry: Entry, chunk: Chunk | undefined): string | Buffer {
+  if (!chunk) return `{"type":"log","data":${json}}`;
+  const cache = chunk.cache<Buffer>(ENTRY_FRAMES);
+  let frame = cache.get(entry);
+  if (!frame) cache.set(entry, (frame = Buffer.from(`{"type":"log","data":${json}}`)));
+  return frame;
+}
+
+function sameEntries(a: Entry[], b: Entry[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /**
  * `GET /ws`: the protocol of protocol/README.md ("Live tail"), on `ws` with
@@ -65,10 +105,11 @@ export function attachWebSocket(server: Server, deps: GatewayDeps, hub: Hub): We
     const socket = (ws as unknown as { _socket: import('node:net').Socket })._socket;
     socket.setNoDelay(true);
 
-    const send = (text: string) => {
+    const send = (text: string | Buffer) => {
       if (ws.readyState !== ws.OPEN) return;
       lastSend = Date.now();
-      ws.send(text);
+      // Text frames always (a Buffer would go out as a binary frame by default).
+      ws.send(text, TEXT);
     };
     const sendError = (code: string, message: string) => send(JSON.stringify({ type: 'error', error: code, message }));
 
@@ -171,13 +212,13 @@ export function attachWebSocket(server: Server, deps: GatewayDeps, hub: Hub): We
     };
 
     // Frames are built from the entries' JSON strings: nothing is serialised per subscriber.
-    function writeEach(jsons: string[]): void {
+    function writeEach(jsons: string[], entries: Entry[], chunk?: Chunk): void {
       socket.cork();
-      for (const j of jsons) send(`{"type":"log","data":${j}}`);
+      for (let i = 0; i < jsons.length; i++) send(entryFrame(jsons[i]!, entries[i]!, chunk));
       process.nextTick(() => socket.uncork());
     }
-    function writeBatch(jsons: string[], _entries: Entry[]): void {
-      send(`{"type":"logs","data":[${jsons.join(',')}]}`);
+    function writeBatch(jsons: string[], entries: Entry[], chunk?: Chunk): void {
+      send(batchFrame(jsons, entries, chunk));
     }
 
     ws.on('message', (data, isBinary) => {
