@@ -1,6 +1,6 @@
 /**
  * `npm run bench` (`npm run bench -- --quick` for a shorter run; `--only=decode` / `--only=http`
- * / `--only=redis`; `--no-redis`).
+ * / `--only=redis` / `--only=fanout`; `--no-redis`, `--no-fanout`).
  *
  * Prints decode throughput (lines/s, MB/s) on 100-line and ~1 MB bodies and HTTP ingest lines/s
  * on `POST /drain`, each beside a bare `node:http` server and npm `logfmt` measured in the same
@@ -276,4 +276,10 @@ for (const r of redisRuns) {
   }
 }
 console.log(table(rows));
+
+// The fan-out benchmark (bench/fanout.ts) prints its own tables and targets.
+if (!args.includes('--no-fanout') && (only === undefined || only === 'fanout')) {
+  const { runFanoutBench } = await import('./fanout.js');
+  await runFanoutBench({ quick: args.includes('--quick') });
+}
 console.log(`\n(total ${((performance.now() - started) / 1000).toFixed(0)} s)`);
