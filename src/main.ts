@@ -1,13 +1,9 @@
 import { existsSync } from 'node:fs';
-import { serve } from '@hono/node-server';
-import { createApp } from './app.js';
 import { loadAppsConfig, seedRegistry } from './apps/config-file.js';
 import type { AppRegistry } from './apps/types.js';
 import { loadConfig, resolveBindHost, type Config } from './config.js';
-import type { GatewayDeps } from './deps.js';
 import { createBackend } from './backend.js';
-import { Hub } from './fanout/hub.js';
-import { attachWebSocket, type WebSocketEndpoint } from './fanout/websocket.js';
+import { startGateway } from './gateway.js';
 import { createLogger } from './log.js';
 
 /** Process entry: config → store → apps → HTTP app → serve; SIGTERM drains and exits. */
@@ -37,34 +33,18 @@ async function main(): Promise<void> {
   // Serve even while Redis is away (health says degraded, ingest answers 503); seeding goes on.
   await Promise.race([seed(), new Promise((r) => setTimeout(r, (config.redis?.connectWaitMs ?? 0) + 1000).unref())]);
 
-  let ws: WebSocketEndpoint | undefined;
-  const deps: GatewayDeps = {
-    config,
-    store,
-    apps,
-    rateLimiter: backend.rateLimiter,
-    logger,
-    liveConnections: () => ws?.connections() ?? 0,
-  };
-  // The fan-out follows the store from the start, so a first subscriber finds it already live.
-  const hub = config.roles.fanout
-    ? new Hub(store, {
-        ...config.fanout,
-        historyPerApp: config.historyPerApp,
-        listApps: async () => (await apps.list()).map((a) => a.id),
-      })
-    : undefined;
-  const app = createApp(deps, hub);
   const host = resolveBindHost(config, hasConfigFile);
-  const server = serve({ fetch: app.fetch, port: config.port, hostname: host }, (info) => {
-    logger.info({ port: info.port, host, store: store.kind }, 'listening');
-    void printBanner(config, apps, host, info.port, createDemo);
+  const gateway = startGateway({
+    config,
+    backend,
+    logger,
+    host,
+    port: config.port,
+    onListening: (port) => {
+      logger.info({ port, host, store: store.kind }, 'listening');
+      void printBanner(config, apps, host, port, createDemo);
+    },
   });
-  const http = server as unknown as import('node:http').Server;
-  if (hub) ws = attachWebSocket(http, deps, hub);
-  http.requestTimeout = config.requestTimeoutMs;
-  http.keepAliveTimeout = config.keepAliveTimeoutMs;
-  http.headersTimeout = Math.min(config.requestTimeoutMs, config.keepAliveTimeoutMs + 1000);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -72,12 +52,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'stopping: finishing in-flight requests');
     // Stop accepting; requests already read are answered (their entries are stored first).
-    ws?.close();
-    hub?.close();
-    http.close(() => {
-      void backend.close().finally(() => process.exit(0));
-    });
-    http.closeIdleConnections();
+    void gateway.close().then(() => backend.close()).finally(() => process.exit(0));
     setTimeout(() => process.exit(0), 10_000).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -16,14 +16,9 @@
  * One app `bench` holds both tokens (`apps.upsert`).
  * Prints `BENCH_PORT=<port>` on stdout once listening.
  */
-import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
-import { createApp } from '../../src/app.js';
 import { createBackend } from '../../src/backend.js';
+import { startGateway } from '../../src/gateway.js';
 import { loadConfig } from '../../src/config.js';
-import type { GatewayDeps } from '../../src/deps.js';
-import { Hub } from '../../src/fanout/hub.js';
-import { attachWebSocket, type WebSocketEndpoint } from '../../src/fanout/websocket.js';
 import { createLogger } from '../../src/log.js';
 
 const [token, readToken, redisUrl, prefix] = process.argv.slice(2);
@@ -47,25 +42,16 @@ if ((await backend.store.health()).ok !== true) throw new Error(`store not ready
 const { store, apps } = backend;
 await apps.upsert({ id: 'bench', ingestTokens: [token], readTokens: [readToken] });
 
-let ws: WebSocketEndpoint | undefined;
-const deps: GatewayDeps = {
+const gateway = startGateway({
   config,
-  store,
-  apps,
-  rateLimiter: backend.rateLimiter,
+  backend,
   logger,
-  liveConnections: () => ws?.connections() ?? 0,
-};
-// As main.ts: the fan-out follows the store from the start (with Redis: one firehose reader).
-const hub = new Hub(store, { ...config.fanout, historyPerApp: config.historyPerApp, listApps: async () => (await apps.list()).map((a) => a.id) });
-const server = serve({ fetch: createApp(deps, hub).fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
-  process.stdout.write(`BENCH_PORT=${info.port}\n`);
-}) as unknown as Server;
-ws = attachWebSocket(server, deps, hub);
-// As main.ts sets them.
-server.requestTimeout = config.requestTimeoutMs;
-server.keepAliveTimeout = config.keepAliveTimeoutMs;
-server.headersTimeout = Math.min(config.requestTimeoutMs, config.keepAliveTimeoutMs + 1000);
+  host: '127.0.0.1',
+  port: 0,
+  onListening: (port) => process.stdout.write(`BENCH_PORT=${port}\n`),
+});
+const hub = gateway.hub!;
+const ws = gateway.ws;
 
 // The hub's own counters, for the benchmark's loss check (sent, dropped) at the end of a case.
 process.on('message', (m: { id: number; cmd: string }) => {

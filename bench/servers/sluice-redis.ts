@@ -12,15 +12,10 @@
  * One app `bench` holds the ingest token, written to the Redis registry with `apps.upsert`.
  * Prints `BENCH_PORT=<port>` on stdout once listening on 127.0.0.1.
  */
-import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
-import { createApp } from '../../src/app.js';
 import { generateReadToken } from '../../src/apps/tokens.js';
 import { createBackend } from '../../src/backend.js';
+import { startGateway } from '../../src/gateway.js';
 import { loadConfig } from '../../src/config.js';
-import type { GatewayDeps } from '../../src/deps.js';
-import { Hub } from '../../src/fanout/hub.js';
-import { attachWebSocket, type WebSocketEndpoint } from '../../src/fanout/websocket.js';
 import { createLogger } from '../../src/log.js';
 
 const [token, redisUrl, prefix, roles] = process.argv.slice(2);
@@ -41,30 +36,15 @@ const backend = await createBackend(config, logger);
 if ((await backend.store.health()).ok !== true) throw new Error(`redis not ready at ${redisUrl}`);
 const { store, apps } = backend;
 await apps.upsert({ id: 'bench', ingestTokens: [token], readTokens: [generateReadToken()] });
-let ws: WebSocketEndpoint | undefined;
-const deps: GatewayDeps = {
+const gateway = startGateway({
   config,
-  store,
-  apps,
-  rateLimiter: backend.rateLimiter,
+  backend,
   logger,
-  liveConnections: () => ws?.connections() ?? 0,
-};
-// As main.ts: the fan-out follows the store from the start.
-const hub = config.roles.fanout
-  ? new Hub(store, { ...config.fanout, historyPerApp: config.historyPerApp, listApps: async () => (await apps.list()).map((a) => a.id) })
-  : undefined;
-const server = serve({ fetch: createApp(deps, hub).fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
-  process.stdout.write(`BENCH_PORT=${info.port}\n`);
-}) as unknown as Server;
-if (hub) ws = attachWebSocket(server, deps, hub);
-// As main.ts sets them.
-server.requestTimeout = config.requestTimeoutMs;
-server.keepAliveTimeout = config.keepAliveTimeoutMs;
-server.headersTimeout = Math.min(config.requestTimeoutMs, config.keepAliveTimeoutMs + 1000);
+  host: '127.0.0.1',
+  port: 0,
+  onListening: (port) => process.stdout.write(`BENCH_PORT=${port}\n`),
+});
 // Exit cleanly on SIGTERM so `--cpu-prof` (bench --profile) can write its profile.
 process.on('SIGTERM', () => {
-  ws?.close();
-  hub?.close();
-  void backend.close().finally(() => process.exit(0));
+  void gateway.close().then(() => backend.close()).finally(() => process.exit(0));
 });

@@ -1,0 +1,77 @@
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import type { Logger } from 'pino';
+import { createApp } from './app.js';
+import type { Backend } from './backend.js';
+import type { Config } from './config.js';
+import type { GatewayDeps } from './deps.js';
+import { Hub } from './fanout/hub.js';
+import { attachWebSocket, type WebSocketEndpoint } from './fanout/websocket.js';
+
+/** Options of {@link startGateway}. */
+export interface StartGatewayOptions {
+  config: Config;
+  backend: Backend;
+  logger: Logger;
+  host: string;
+  port: number;
+  /** Called once the server listens, with the port it got (port 0 picks a free one). */
+  onListening?: (port: number) => void;
+}
+
+/** A running gateway: its HTTP server, and the fan-out parts when the process has that role. */
+export interface RunningGateway {
+  server: Server;
+  deps: GatewayDeps;
+  hub?: Hub;
+  ws?: WebSocketEndpoint;
+  /** Stops live connections and the hub, stops accepting, answers what is in flight. */
+  close(): Promise<void>;
+}
+
+/**
+ * Assembles the HTTP side from a backend: dependencies, the fan-out hub (with the `fanout`
+ * role), the Hono app, the Node server with its timeouts, and the WebSocket endpoint. The one
+ * assembly that `main.ts` and the benchmark servers share.
+ */
+export function startGateway(opts: StartGatewayOptions): RunningGateway {
+  const { config, backend, logger } = opts;
+  const { store, apps } = backend;
+  let ws: WebSocketEndpoint | undefined;
+  const deps: GatewayDeps = {
+    config,
+    store,
+    apps,
+    rateLimiter: backend.rateLimiter,
+    logger,
+    liveConnections: () => ws?.connections() ?? 0,
+  };
+  const hub = config.roles.fanout
+    ? new Hub(store, {
+        ...config.fanout,
+        historyPerApp: config.historyPerApp,
+        listApps: async () => (await apps.list()).map((a) => a.id),
+      })
+    : undefined;
+  const server = serve({ fetch: createApp(deps, hub).fetch, port: opts.port, hostname: opts.host }, (info) =>
+    opts.onListening?.(info.port),
+  ) as unknown as Server;
+  server.requestTimeout = config.requestTimeoutMs;
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  server.headersTimeout = Math.min(config.requestTimeoutMs, config.keepAliveTimeoutMs + 1000);
+  if (hub) ws = attachWebSocket(server, deps, hub);
+
+  return {
+    server,
+    deps,
+    hub,
+    ws,
+    close: () =>
+      new Promise<void>((resolve) => {
+        ws?.close();
+        hub?.close();
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
