@@ -235,8 +235,9 @@ function printRedis(mem: HttpResult | undefined, runs: RedisRun[], rates: XaddRa
     const verdict = (got: number, want: number) => (got === want ? 'match' : exact ? 'MISMATCH' : 'differs (failures occurred)');
     console.log(
       `  stored check (whole run, warm-up included: ${h.totalOk} responses 200 + Sluice-Accepted: 100, ${h.totalFailures} failures):\n` +
-        `    history stream: entries-added ${stored.historyAdded} vs ${h.totalOkLines} lines acknowledged: ${verdict(stored.historyAdded, h.totalOkLines)}; ` +
-        `XLEN ${stored.historyLen} (HISTORY_PER_APP ${stored.historyMax}, MAXLEN ~); newest entry app_id ${stored.lastAppId}\n` +
+        `    history stream: entries-added ${stored.historyAdded} vs ${h.totalOk} requests acknowledged: ${verdict(stored.historyAdded, h.totalOk)}; ` +
+        `line counter ${stored.historyLines} vs ${h.totalOkLines} lines acknowledged: ${verdict(stored.historyLines, h.totalOkLines)}; ` +
+        `holds ${stored.historyLen} lines (HISTORY_PER_APP ${stored.historyMax}, MINID ~); newest entry app_id ${stored.lastAppId}\n` +
         `    firehose shard: entries-added ${stored.firehoseAdded} vs ${h.totalOk} requests acknowledged: ${verdict(stored.firehoseAdded, h.totalOk)}; ` +
         `XLEN ${stored.firehoseLen} (REDIS_FIREHOSE_MAXLEN ${stored.firehoseMax}), ${(stored.firehoseBytes / 1e6).toFixed(0)} MB; ` +
         `newest holds ${stored.lastBatchSize} entries; redis used_memory ${stored.usedMemory}`,

@@ -12,6 +12,7 @@ import { startRedisServer, type OwnedRedis } from '../test/support/redis.js';
 import { loadConfig } from '../src/config.js';
 import { nowMicros } from '../src/decode/timestamp.js';
 import { decodeLogplexBody } from '../src/ingest/logplex-body.js';
+import { decodeBlock } from '../src/store/block.js';
 import { syslogToEntry } from '../src/normalize/from-syslog.js';
 import { RedisKeys, shardOf } from '../src/store/redis-keys.js';
 import type { Body } from './bodies.js';
@@ -159,9 +160,11 @@ async function xinfo(client: Redis, key: string): Promise<Map<string, unknown>> 
 
 /** What Redis holds after the gateway run, against what the gateway acknowledged. */
 export interface StoredCheck {
-  /** `entries-added` of the app's history stream: every XADD since it was created (trims do not lower it). */
+  /** `entries-added` of the app's history stream: every XADD since it was created (trims do not lower it), one per request. */
   historyAdded: number;
-  /** XLEN of the history stream: bounded by HISTORY_PER_APP (MAXLEN ~, so a little above). */
+  /** The app's line counter (`…:hn:<app>`): every line ever stored in its history. */
+  historyLines: number;
+  /** Lines the history holds now: the `<last>-<n>` ids of its blocks; at least HISTORY_PER_APP once full. */
   historyLen: number;
   historyMax: number;
   /** `entries-added` of the app's firehose shard: one stream entry per stored request. */
@@ -181,22 +184,28 @@ export async function checkStored(redis: OwnedRedis, prefix: string, appId: stri
   const keys = new RedisKeys(prefix, config.redis!.shards);
   const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
   try {
-    const log = await xinfo(client, keys.log(appId));
+    const log = await xinfo(client, keys.history(appId));
     const fhKey = keys.firehose(shardOf(appId, keys.shards));
     const fh = await xinfo(client, fhKey);
-    const [lastFh] = (await client.xrevrange(fhKey, '+', '-', 'COUNT', 1)) as [string, string[]][];
-    const [lastLog] = (await client.xrevrange(keys.log(appId), '+', '-', 'COUNT', 1)) as [string, string[]][];
+    const [lastFh] = (await client.xrevrangeBuffer(fhKey, '+', '-', 'COUNT', 1)) as unknown as [Buffer, Buffer[]][];
+    const [lastLog] = (await client.xrevrangeBuffer(keys.history(appId), '+', '-', 'COUNT', 1)) as unknown as [Buffer, Buffer[]][];
+    const [firstLog] = (await client.xrangeBuffer(keys.history(appId), '-', '+', 'COUNT', 1)) as unknown as [Buffer, Buffer[]][];
+    // Block ids are `<last>-<n>`: the history holds lines (first's last − first's n + 1) … (newest's last).
+    const idParts = (b: [Buffer, Buffer[]] | undefined) => (b ? b[0].toString().split('-').map(Number) : [0, 0]);
+    const [newestLast] = idParts(lastLog);
+    const [firstLast, firstN] = idParts(firstLog);
     const usedMemory = /used_memory_human:(\S+)/.exec(await client.info('memory'))?.[1] ?? '?';
     const firehoseBytes = Number(await client.call('MEMORY', 'USAGE', fhKey, 'SAMPLES', '0'));
     return {
       historyAdded: Number(log.get('entries-added')),
-      historyLen: Number(log.get('length')),
+      historyLines: Number(await client.get(keys.historyCount(appId))),
+      historyLen: lastLog ? newestLast! - (firstLast! - firstN! + 1) + 1 : 0,
       historyMax: config.historyPerApp,
       firehoseAdded: Number(fh.get('entries-added')),
       firehoseLen: Number(fh.get('length')),
       firehoseMax: config.redis!.firehoseMaxLen,
-      lastBatchSize: lastFh ? (JSON.parse(lastFh[1][1]!) as unknown[]).length : 0,
-      lastAppId: lastLog ? (JSON.parse(lastLog[1][1]!) as { app_id: string }).app_id : '',
+      lastBatchSize: lastFh ? decodeBlock(lastFh[1][1]!).length : 0,
+      lastAppId: lastLog ? (decodeBlock(lastLog[1][1]!).at(-1)?.app_id ?? '') : '',
       usedMemory,
       firehoseBytes,
     };

@@ -4,8 +4,8 @@ import type { GatewayDeps } from '../deps.js';
 import { GatewayError } from '../errors.js';
 import { mediaType, readBody } from '../http/body.js';
 import { requireGrant } from '../http/auth.js';
-import type { Entry } from '../normalize/entry.js';
-import { syslogToEntry } from '../normalize/from-syslog.js';
+import { packFrames, receivedAtDate, type SyslogBatch } from '../normalize/syslog-batch.js';
+import { ulidRun } from '../normalize/ulid.js';
 import { assertIngestEnabled, chargeRate } from './limits.js';
 import { decodeLogplexBody, formatRejects } from './logplex-body.js';
 
@@ -39,9 +39,14 @@ export function drainRoutes(deps: GatewayDeps): Hono {
       throw new GatewayError('unsupported_media_type', 415, `Content-Type ${type} is not application/logplex-1`);
     }
     const body = await readBody(c, config);
-    const receivedAtDate = new Date();
     const receivedAt = nowMicros();
-    const decoded = decodeLogplexBody(body, { mode: 'drain', maxFrameBytes: config.maxFrameBytes, receivedAt: receivedAtDate });
+    // The RFC 3164 year anchor is derived from the stored receive time, so that a store which
+    // keeps the frames and parses them again on read (Redis) gets the very same entries.
+    const decoded = decodeLogplexBody(body, {
+      mode: 'drain',
+      maxFrameBytes: config.maxFrameBytes,
+      receivedAt: receivedAtDate(receivedAt),
+    });
     if (decoded.records.length === 0) {
       throw new GatewayError(
         'no_valid_frames',
@@ -54,37 +59,39 @@ export function drainRoutes(deps: GatewayDeps): Hono {
     await chargeRate(deps, grant.appId, decoded.records.length);
 
     const frameId = c.req.header('logplex-frame-id') || undefined;
-    const drainToken = c.req.header('logplex-drain-token') || undefined;
-    const userAgent = c.req.header('user-agent') || undefined;
-    const tags = queryTags(c.req.queries());
-    const entries: Entry[] = new Array(decoded.records.length);
-    for (let i = 0; i < decoded.records.length; i++) {
-      entries[i] = syslogToEntry(decoded.records[i]!, {
-        appId: grant.appId,
-        receivedAt,
-        frameId,
-        drainToken,
-        userAgent,
-        tags,
-      });
-    }
+    const count = decoded.records.length;
+    // The request as a syslog batch: the store builds the entries (memory) or keeps the frames
+    // and builds them when read (Redis); either way with syslogBatchEntries, so alike.
+    const syslog: SyslogBatch = {
+      appId: grant.appId,
+      mode: 'drain',
+      receivedAt,
+      firstId: ulidRun(count),
+      count,
+      frames: packFrames(body, decoded.frames, decoded.rejectedCount === 0),
+      frameId,
+      drainToken: c.req.header('logplex-drain-token') || undefined,
+      userAgent: c.req.header('user-agent') || undefined,
+      tags: queryTags(c.req.queries()),
+      records: decoded.records,
+    };
     const result = await store.append({
-      entries,
+      syslog,
       dedupeKey: frameId ? `frame:${grant.appId}:${frameId}` : undefined,
       dedupeTtlMs: config.dedupeTtlMs,
     });
 
-    c.header('Sluice-Accepted', String(result.duplicate ? 0 : entries.length));
+    c.header('Sluice-Accepted', String(result.duplicate ? 0 : count));
     c.header('Sluice-Rejected', String(decoded.rejectedCount));
     if (decoded.rejectedCount > 0) c.header('Sluice-Rejects', formatRejects(decoded.rejects));
     if (result.duplicate) c.header('Sluice-Duplicate', 'true');
     const declared = c.req.header('logplex-msg-count');
     // Reported, never fatal: Vector 400s here and Heroku then drops the whole batch.
-    const parsed = entries.length;
+    const parsed = count;
     const mismatch = declared !== undefined && Number(declared) !== parsed;
     if (mismatch) c.header('Sluice-Msg-Count-Mismatch', `header=${declared} accepted=${parsed}`);
     return c.json({
-      accepted: result.duplicate ? 0 : entries.length,
+      accepted: result.duplicate ? 0 : count,
       rejected: decoded.rejectedCount,
       ...(decoded.rejectedCount > 0 ? { rejects: decoded.rejects } : {}),
       ...(result.duplicate ? { duplicate: true } : {}),

@@ -1,6 +1,6 @@
 import { splitFrames } from '../decode/octet-frames.js';
 import { parseSyslogFrame } from '../decode/syslog.js';
-import type { SyslogMode, SyslogRecord } from '../decode/types.js';
+import type { Frame, SyslogMode, SyslogRecord } from '../decode/types.js';
 
 /** Options of {@link decodeLogplexBody}. */
 export interface DecodeLogplexOptions {
@@ -13,6 +13,8 @@ export interface DecodeLogplexOptions {
 /** What one `application/logplex-1` body decodes to. */
 export interface DecodedLogplexBody {
   records: SyslogRecord[];
+  /** The frame each record came from (`frames[i]` holds `records[i]`), spans into the body. */
+  frames: Frame[];
   /** Frames (or stray spans) given up, by reason: framing reasons and syslog reasons together. */
   rejects: Record<string, number>;
   rejectedCount: number;
@@ -28,6 +30,7 @@ export interface DecodedLogplexBody {
 export function decodeLogplexBody(body: Buffer, opts: DecodeLogplexOptions): DecodedLogplexBody {
   const { frames, rejects: frameRejects } = splitFrames(body, { maxFrameBytes: opts.maxFrameBytes });
   const records: SyslogRecord[] = [];
+  const accepted: Frame[] = [];
   const rejects: Record<string, number> = {};
   let rejectedCount = 0;
   let rejectedBytes = 0;
@@ -40,13 +43,14 @@ export function decodeLogplexBody(body: Buffer, opts: DecodeLogplexOptions): Dec
     const res = parseSyslogFrame(body, f.msgStart, f.msgEnd, opts.mode, opts.receivedAt);
     if (res.ok) {
       records.push(res.record);
+      accepted.push(f);
     } else {
       rejects[res.reason] = (rejects[res.reason] ?? 0) + 1;
       rejectedCount++;
       rejectedBytes += f.end - f.start;
     }
   }
-  return { records, rejects, rejectedCount, rejectedBytes };
+  return { records, frames: accepted, rejects, rejectedCount, rejectedBytes };
 }
 
 /** `truncated=1,bad_sd=2`: the reject counts as one header value. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ulid, ulidTime } from './ulid.js';
+import { ulid, ulidAt, ulidRun, ulidTime } from './ulid.js';
 
 const CROCKFORD = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
@@ -81,3 +81,32 @@ function encodeRef(ms: number): string {
   }
   return s;
 }
+
+describe('ulidRun / ulidAt', () => {
+  it('reserves consecutive ids that sort in order and before every later id', () => {
+    const first = ulidRun(5000);
+    const run = Array.from({ length: 5000 }, (_, k) => ulidAt(first, k));
+    expect(run[0]).toBe(first);
+    expect(new Set(run).size).toBe(5000);
+    for (let k = 1; k < run.length; k++) {
+      if (!(run[k - 1]! < run[k]!)) throw new Error(`not increasing at ${k}: ${run[k - 1]} ${run[k]}`);
+    }
+    const next = ulid();
+    expect(next > run[4999]!).toBe(true);
+    expect(run.every((id) => id.length === 26 && ulidTime(id) === ulidTime(first))).toBe(true);
+  });
+
+  it('gives the same ids as one ulid() after another within a millisecond', () => {
+    const ms = Date.now() + 10 * 86_400_000;
+    const first = ulidRun(3, ms);
+    const after = ulid(ms);
+    expect(ulidAt(first, 3)).toBe(after);
+  });
+
+  it('carries across digits', () => {
+    expect(ulidAt('01ARYZ6S41TSV4RRFFQ69G5FAZ', 1)).toBe('01ARYZ6S41TSV4RRFFQ69G5FB0');
+    expect(ulidAt('01ARYZ6S41TSV4RRFFQ69G5FZZ', 2)).toBe('01ARYZ6S41TSV4RRFFQ69G5G01');
+    expect(ulidAt('01ARYZ6S41TSV4RRFFQ69G5FAV', 32 * 32)).toBe('01ARYZ6S41TSV4RRFFQ69G5GAV');
+    expect(ulidAt('01ARYZ6S41TSV4RRFFQ69G5FAV', 0)).toBe('01ARYZ6S41TSV4RRFFQ69G5FAV');
+  });
+});

@@ -92,3 +92,71 @@ export function ulidTime(id: string): number | null {
   }
   return ms <= TIME_MAX ? ms : null;
 }
+
+/** Crockford digit value by char code (upper and lower case), -1 elsewhere. */
+const VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) {
+  VALUE[ALPHABET.charCodeAt(i)] = i;
+  VALUE[ALPHABET.toLowerCase().charCodeAt(i)] = i;
+}
+
+/**
+ * Reserves `n` consecutive ULIDs and returns the first; the k-th is {@link ulidAt}`(first, k)`.
+ * Every id made afterwards by {@link ulid} or `ulidRun` sorts after all `n`.
+ *
+ * A request's entries get one run, so a store can keep the first id and rebuild the others
+ * (the Redis store keeps a drain request's frames, not its entries: see store/block.ts).
+ *
+ * @example
+ * const first = ulidRun(100); // ids first … ulidAt(first, 99)
+ */
+export function ulidRun(n: number, nowMs: number = Date.now()): string {
+  const first = ulid(nowMs);
+  if (n <= 1) return first;
+  if (!addToRandom(n - 1)) {
+    // The 80-bit random part has no room for the run (about 1 chance in 2^73 for 100 ids):
+    // move to the next ms, as `ulid` does on overflow, with room guaranteed (top digit 0).
+    lastMs = Math.min(lastMs + 1, TIME_MAX);
+    freshRandom();
+    random[0] = 0;
+    rebuildPrefix();
+    const start = prefix + DIGITS[random[RANDOM_LEN - 1]!]!;
+    addToRandom(n - 1);
+    rebuildPrefix();
+    return start;
+  }
+  rebuildPrefix();
+  return first;
+}
+
+/** Adds `k` to the current random part; false (and unchanged) when it would overflow 80 bits. */
+function addToRandom(k: number): boolean {
+  const sum = new Uint8Array(RANDOM_LEN);
+  let carry = k;
+  for (let i = RANDOM_LEN - 1; i >= 0; i--) {
+    const v = random[i]! + carry;
+    sum[i] = v % 32;
+    carry = Math.floor(v / 32);
+  }
+  if (carry > 0) return false;
+  random.set(sum);
+  return true;
+}
+
+/**
+ * The id `k` places after `first` (base-32 addition on the random part), for ids reserved with
+ * {@link ulidRun}. `ulidAt(first, 0) === first`.
+ */
+export function ulidAt(first: string, k: number): string {
+  if (k === 0) return first;
+  let carry = k;
+  let i = first.length - 1;
+  let tail = '';
+  while (carry > 0 && i >= 10) {
+    const v = VALUE[first.charCodeAt(i)]! + carry;
+    tail = DIGITS[v & 31]! + tail;
+    carry = Math.floor(v / 32);
+    i--;
+  }
+  return first.slice(0, i + 1) + tail;
+}

@@ -3,7 +3,7 @@ import { storeUnavailable } from '../errors.js';
 import type { Entry } from '../normalize/entry.js';
 import { compareNewestFirst, compileFilter, selectPage } from './query.js';
 import { Ring } from './ring.js';
-import type { AppendRequest, AppendResult, QueryFilter, QueryResult, Store, StoreHealth, Unsubscribe } from './types.js';
+import { entriesOf, type AppendRequest, type AppendResult, type QueryFilter, type QueryResult, type Store, type StoreHealth, type Unsubscribe } from './types.js';
 
 /** Options of {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
@@ -100,7 +100,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       }
       // Everything below is synchronous: check, store and record cannot interleave with another
       // append, which is what makes the dedupe atomic here.
-      const entries = req.entries;
+      const entries = entriesOf(req);
       for (const entry of entries) {
         let ring = rings.get(entry.app_id);
         if (!ring) {

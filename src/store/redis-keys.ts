@@ -1,14 +1,19 @@
 /**
  * The Redis key layout of the Streams store. Every key that one ingest request touches shares the
- * hash tag of its shard, so one Lua script can check the dedupe key, append to the apps' history
- * streams and to the shard's firehose atomically, on a single Redis and on Redis Cluster alike.
+ * hash tag of its shard, so one Lua script can check the dedupe key, append to the app's history
+ * and to the shard's firehose atomically, on a single Redis and on Redis Cluster alike.
  *
  * ```
- * <p>:{s<k>}:log:<app>     STREAM  history of one app, one entry per line, field `e` = entry JSON,
- *                                  trimmed with MAXLEN ~ HISTORY_PER_APP
+ * <p>:{s<k>}:h:<app>       STREAM  history of one app: one stream entry per ingest request (a
+ *                                  block, see block.ts: a drain request's frames as received, or
+ *                                  the entries' JSON), field `b`. The id is `<last>-<n>`: the
+ *                                  block holds the app's lines last-n+1 … last (counted from the
+ *                                  app's first line), so trimming to HISTORY_PER_APP lines is
+ *                                  `XTRIM MINID ~ last-HISTORY_PER_APP+1` and reads need no count
+ * <p>:{s<k>}:hn:<app>      STRING  the app's line counter: `last` of its newest block
  * <p>:{s<k>}:fh            STREAM  the shard's firehose, one stream entry per ingest request and
- *                                  app, field `b` = JSON array of that request's entries of the
- *                                  app; what fan-out processes follow (XREAD), trimmed MAXLEN ~
+ *                                  app, field `b` = the same block; what fan-out processes
+ *                                  follow (XREAD), trimmed MAXLEN ~ REDIS_FIREHOSE_MAXLEN
  * <p>:{s<k>}:dd:<key>      STRING  dedupe key (Logplex-Frame-Id, batch_id), PX = DEDUPE_TTL
  * <p>:{meta}:logapps       SET     ids of the apps that have history, for queries over all apps
  * ```
@@ -38,8 +43,11 @@ export class RedisKeys {
   tag(shard: number): string {
     return `${this.prefix}:{s${shard}}`;
   }
-  log(appId: string): string {
-    return `${this.tag(shardOf(appId, this.shards))}:log:${appId}`;
+  history(appId: string): string {
+    return `${this.tag(shardOf(appId, this.shards))}:h:${appId}`;
+  }
+  historyCount(appId: string): string {
+    return `${this.tag(shardOf(appId, this.shards))}:hn:${appId}`;
   }
   firehose(shard: number): string {
     return `${this.tag(shard)}:fh`;

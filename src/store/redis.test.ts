@@ -13,7 +13,7 @@ import {
 import { createRedisClient, waitReady } from './redis-client.js';
 import { RedisKeys } from './redis-keys.js';
 import { createRedisStore } from './redis.js';
-import { createEntryFactory, describeStoreContract } from './store.contract.js';
+import { createEntryFactory, describeStoreContract, drainBatch, herokuVectorBody } from './store.contract.js';
 
 const HISTORY = 20;
 
@@ -114,8 +114,52 @@ describe.skipIf(!redisAvailable)('Redis Streams store', () => {
       const after = await commandCalls();
       const sent = (name: string) => (after[name] ?? 0) - (before[name] ?? 0);
       expect(sent('evalsha') + sent('eval')).toBe(1);
-      expect(sent('xadd')).toBe(101); // 100 history lines + 1 firehose batch, inside the script
+      expect(sent('xadd')).toBe(2); // the request's block into the app's history and the firehose, inside the script
       expect(sent('sadd')).toBe(0);
+      await store.close();
+    });
+
+    it('keeps a drain request as its frames: one small block per request, bounded in lines', async () => {
+      const prefix = testKeyPrefix('blocks');
+      const store = createRedisStore({ redis, prefix, historyPerApp: 250, shards: 8 });
+      const keys = new RedisKeys(prefix, 8);
+      const make = createEntryFactory();
+      const app = make.appId('blocks');
+      const body = herokuVectorBody();
+      let lines = 0;
+      for (let i = 0; i < 40; i++) {
+        const batch = drainBatch(app, body);
+        lines += batch.count;
+        await store.append({ syslog: batch });
+      }
+      // One stream entry per request; its id says which lines it holds.
+      const blocks = (await redis.xrangeBuffer(keys.history(app), '-', '+')) as unknown as [Buffer, Buffer[]][];
+      const [last, n] = blocks.at(-1)![0].toString().split('-').map(Number);
+      expect(last).toBe(lines);
+      expect(Number(await redis.get(keys.historyCount(app)))).toBe(lines);
+      const held = last! - Number(blocks[0]![0].toString().split('-')[0]) + Number(blocks[0]![0].toString().split('-')[1]);
+      expect(held).toBeGreaterThanOrEqual(250);
+      expect(held).toBeLessThan(250 + 2 * n!);
+      // The block holds the frames as received, not the entries' JSON: about the body's size.
+      const newest = blocks.at(-1)![1][1]!;
+      expect(newest.subarray(newest.indexOf(0x0a) + 1)).toEqual(body);
+      expect(await store.recent(app, 1000)).toHaveLength(250);
+      await store.close();
+    });
+
+    it('goes on counting from the stream when the line counter was lost', async () => {
+      const prefix = testKeyPrefix('counter');
+      const store = createRedisStore({ redis, prefix, historyPerApp: 5, shards: 8 });
+      const keys = new RedisKeys(prefix, 8);
+      const make = createEntryFactory();
+      const app = make.appId('counter');
+      const first = Array.from({ length: 4 }, () => make.entry(app));
+      await store.append({ entries: first });
+      await redis.del(keys.historyCount(app)); // e.g. evicted by an allkeys-* maxmemory policy
+      const second = Array.from({ length: 3 }, () => make.entry(app));
+      await expect(store.append({ entries: second })).resolves.toEqual({ stored: 3, duplicate: false });
+      expect(Number(await redis.get(keys.historyCount(app)))).toBe(7);
+      expect(await store.recent(app, 10)).toEqual([...first, ...second].slice(-5));
       await store.close();
     });
 

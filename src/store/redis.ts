@@ -1,9 +1,10 @@
 import type { Cluster, Redis } from 'ioredis';
 import { storeUnavailable, GatewayError } from '../errors.js';
 import type { Entry } from '../normalize/entry.js';
+import { decodeBlock, encodeEntriesBlock, encodeSyslogBlock } from './block.js';
 import { compileFilter, compareNewestFirst, selectPage } from './query.js';
 import { RedisKeys, shardOf } from './redis-keys.js';
-import type { AppendRequest, AppendResult, QueryFilter, QueryResult, Store, StoreHealth } from './types.js';
+import { countOf, type AppendRequest, type AppendResult, type QueryFilter, type QueryResult, type Store, type StoreHealth } from './types.js';
 
 /** Options of {@link createRedisStore}. */
 export interface RedisStoreOptions {
@@ -26,53 +27,72 @@ export interface RedisStoreOptions {
 }
 
 /**
- * One Lua script per request and app: dedupe check, one history XADD per line, the trim, and one
- * firehose XADD carrying the whole batch. Atomic, so a dedupe key is recorded only together with
- * its entries, and a duplicate never reaches the firehose (so never a live tail).
+ * One Lua script per request and app: dedupe check, one history XADD of the request's block, the
+ * trim, and one firehose XADD of the same block. Atomic, so a dedupe key is recorded only together
+ * with its entries, and a duplicate never reaches the firehose (so never a live tail). The key is
+ * recorded last: a write that fails (e.g. OOM) leaves no key behind to turn the retry into a dupe.
  *
- * KEYS: 1 firehose of the app's shard, 2 dedupe key, 3 the app's history stream (one slot).
- * ARGV: 1 history MAXLEN, 2 firehose MAXLEN, 3 dedupe TTL ms (0 = no dedupe), 4 the batch (the
- * JSON array of the entries, as the firehose carries it), 5.. each entry's length in bytes.
- * Returns the number of entries stored, or -1 for a duplicate.
+ * KEYS: 1 firehose of the app's shard, 2 dedupe key, 3 the app's history stream, 4 its line
+ * counter (one slot). ARGV: 1 history lines kept, 2 firehose MAXLEN, 3 dedupe TTL ms (0 = no
+ * dedupe), 4 the block (block.ts), 5 its number of lines.
+ * Returns the number of lines stored, or -1 for a duplicate.
  *
- * The batch is sent once and each history entry is cut out of it (`string.sub`, by bytes): joining
- * the entries in Lua (`table.concat`) cost more than all the XADDs together (about 300 of the
- * script's 530 µs for 100 lines of 820 bytes, see bench/README.md).
+ * The history entry's id is `<last>-<n>` (redis-keys.ts): `last` counts the app's lines, so the
+ * trim keeps whole blocks covering at least the newest ARGV[1] lines. When the counter is behind
+ * the stream (deleted, or evicted, apart from it), the count goes on from the stream's top id.
  *
- * The key count is fixed (3) on purpose: ioredis routes a command on a Cluster by its first key.
+ * The key count is fixed (4) on purpose: ioredis routes a command on a Cluster by its first key.
  * The script is not auto-pipelined (`UNPIPELINED_COMMANDS` in redis-client.ts): many calls stay
  * in flight on the connection instead of one auto-pipeline at a time.
  */
 const APPEND_SCRIPT = `
 local ttl = tonumber(ARGV[3])
-if ttl > 0 then
-  if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ttl) then return -1 end
+if ttl > 0 and redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+local n = tonumber(ARGV[5])
+local last = tonumber(redis.call('GET', KEYS[4]) or '0') + n
+local added = redis.pcall('XADD', KEYS[3], string.format('%d-%d', last, n), 'b', ARGV[4])
+if type(added) == 'table' and added.err then
+  if not string.find(added.err, 'equal or smaller', 1, true) then return added end
+  local top = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
+  last = tonumber(string.match(top[1][1], '^%d+')) + n
+  redis.call('XADD', KEYS[3], string.format('%d-%d', last, n), 'b', ARGV[4])
 end
-local batch = ARGV[4]
-local sub = string.sub
-local from = 2
-for i = 5, #ARGV do
-  local to = from + tonumber(ARGV[i])
-  redis.call('XADD', KEYS[3], '*', 'e', sub(batch, from, to - 1))
-  from = to + 1
-end
-redis.call('XTRIM', KEYS[3], 'MAXLEN', '~', ARGV[1])
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'b', batch)
-return #ARGV - 4
+redis.call('SET', KEYS[4], string.format('%d', last))
+local from = last - tonumber(ARGV[1]) + 1
+if from > 1 then redis.call('XTRIM', KEYS[3], 'MINID', '~', string.format('%d', from)) end
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'b', ARGV[4])
+if ttl > 0 then redis.call('SET', KEYS[2], '1', 'PX', ttl) end
+return n
 `;
 
+/**
+ * The blocks of an app's history that hold its newest ARGV[1] lines, oldest first: one round
+ * trip, whatever the block sizes. KEYS: 1 the history stream, 2 its line counter.
+ */
+const RANGE_SCRIPT = `
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+local from = last - tonumber(ARGV[1]) + 1
+if from < 1 then return redis.call('XRANGE', KEYS[1], '-', '+') end
+return redis.call('XRANGE', KEYS[1], string.format('%d', from), '+')
+`;
+
+type StreamReply = [Buffer, Buffer[]][];
+
 type RedisLike = (Redis | Cluster) & {
-  sluiceAppend(...args: (string | number)[]): Promise<number>;
+  sluiceAppend(...args: (string | number | Buffer)[]): Promise<number>;
+  sluiceRangeBuffer(history: string, counter: string, lines: number): Promise<StreamReply>;
 };
 
 /**
  * The Redis Streams store: bounded per-app history in streams, atomic dedupe, a sharded firehose
  * that fan-out processes follow. Passes the same contract suite as the memory store.
  *
- * Cost per entry on ingest: one XADD into its app's stream (its JSON once) inside the request's
- * script, plus its JSON once more inside the request's single firehose XADD; one XTRIM per app
- * and request. One request = one script call per app it touches (one, for a drain request),
- * all written at once: one round trip.
+ * Cost on ingest: per request and app, one script call holding two XADDs of the same block (the
+ * history and the firehose), one XTRIM and the dedupe key; per line, only its bytes in the block
+ * (twice: history and firehose). A drain request's block is its frames as received (~210 B per
+ * Heroku line), so the gateway serialises nothing per line; entries are built when read.
+ * One request = one script call per app it touches (one, for a drain request), all written at
+ * once: one round trip.
  */
 export function createRedisStore(options: RedisStoreOptions): Store {
   const redis = options.redis as RedisLike;
@@ -82,7 +102,10 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   const defaultTtl = options.dedupeTtlMs ?? 15 * 60_000;
   const followBatch = options.followBatch ?? 1000;
   if (typeof redis.sluiceAppend !== 'function') {
-    redis.defineCommand('sluiceAppend', { lua: APPEND_SCRIPT, numberOfKeys: 3 });
+    redis.defineCommand('sluiceAppend', { lua: APPEND_SCRIPT, numberOfKeys: 4 });
+  }
+  if (typeof redis.sluiceRangeBuffer !== 'function') {
+    redis.defineCommand('sluiceRange', { lua: RANGE_SCRIPT, numberOfKeys: 2 });
   }
   const knownApps = new Set<string>();
   const listeners = new Set<(entries: Entry[]) => void>();
@@ -99,71 +122,81 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     }
   }
 
-  /** One app's script call: its entries, and the dedupe key when this call carries it. */
-  function appendApp(appId: string, payloads: string[], dedupeKey: string | undefined, ttl: number): Promise<number> {
-    const shard = shardOf(appId, keys.shards);
+  /** One app's script call: its block, and the dedupe key when this call carries it. */
+  function appendBlock(block: Block, dedupeKey: string | undefined, ttl: number): Promise<number> {
+    const shard = shardOf(block.app, keys.shards);
     return redis.sluiceAppend(
       keys.firehose(shard),
       keys.dedupe(shard, dedupeKey ?? '-'),
-      keys.log(appId),
+      keys.history(block.app),
+      keys.historyCount(block.app),
       historyPerApp,
       firehoseMaxLen,
       dedupeKey ? ttl : 0,
-      `[${payloads.join(',')}]`,
-      ...payloads.map((p) => Buffer.byteLength(p)),
+      block.data,
+      block.count,
     );
   }
 
   async function appendImpl(req: AppendRequest): Promise<AppendResult> {
-    const { entries } = req;
-    if (entries.length === 0) return { stored: 0, duplicate: false };
+    const count = countOf(req);
+    if (count === 0) return { stored: 0, duplicate: false };
     const ttl = req.dedupeTtlMs ?? defaultTtl;
-    // Group by app, serialising each entry once: the batch sent is their join, and the script cuts
-    // each history entry out of it.
-    const byApp = new Map<string, string[]>();
-    for (const e of entries) {
-      let list = byApp.get(e.app_id);
-      if (!list) byApp.set(e.app_id, (list = []));
-      list.push(JSON.stringify(e));
-    }
-    const newApps = [...byApp.keys()].filter((a) => !knownApps.has(a));
+    const blocks = blocksOf(req);
+    const newApps = blocks.filter((b) => !knownApps.has(b.app)).map((b) => b.app);
     const indexApps = newApps.length ? redis.sadd(keys.logApps(), ...newApps) : undefined;
-    const groups = [...byApp.entries()];
 
-    if (groups.length === 1 || !req.dedupeKey) {
+    if (blocks.length === 1 || !req.dedupeKey) {
       // The common case (a drain request is one app): every call is written at once, one round
       // trip.
-      const results = await Promise.all(groups.map(([app, payloads], i) => appendApp(app, payloads, i === 0 ? req.dedupeKey : undefined, ttl)));
+      const results = await Promise.all(blocks.map((b, i) => appendBlock(b, i === 0 ? req.dedupeKey : undefined, ttl)));
       await indexApps;
       for (const a of newApps) knownApps.add(a);
       if (results[0] === -1) return { stored: 0, duplicate: true };
-      return { stored: entries.length, duplicate: false };
+      return { stored: count, duplicate: false };
     }
     // A deduped request spanning several apps (an admin JSON batch): the first app's script
     // claims the key; if another app's write then fails, the claim is released so the retry is
     // stored (at worst the first app's lines twice, never none).
-    const [[firstApp, firstPayloads], ...rest] = groups;
-    if ((await appendApp(firstApp!, firstPayloads!, req.dedupeKey, ttl)) === -1) {
+    const [first, ...rest] = blocks;
+    if ((await appendBlock(first!, req.dedupeKey, ttl)) === -1) {
       await indexApps;
       return { stored: 0, duplicate: true };
     }
     try {
-      await Promise.all(rest.map(([app, payloads]) => appendApp(app, payloads, undefined, ttl)));
+      await Promise.all(rest.map((b) => appendBlock(b, undefined, ttl)));
     } catch (err) {
-      await redis.del(keys.dedupe(shardOf(firstApp!, keys.shards), req.dedupeKey)).catch(() => {});
+      await redis.del(keys.dedupe(shardOf(first!.app, keys.shards), req.dedupeKey)).catch(() => {});
       throw err;
     }
     await indexApps;
     for (const a of newApps) knownApps.add(a);
-    return { stored: entries.length, duplicate: false };
+    return { stored: count, duplicate: false };
   }
 
-  /** The newest `historyPerApp` entries of each app, parsed. */
-  async function readHistory(appIds: string[]): Promise<Entry[]> {
-    const streams = await Promise.all(appIds.map((app) => redis.xrevrange(keys.log(app), '+', '-', 'COUNT', historyPerApp)));
+  /**
+   * The newest `lines` entries of one app, oldest first: the blocks that hold them (one script
+   * call), decoded, and the older lines of the oldest block cut off.
+   */
+  async function readApp(appId: string, lines: number): Promise<Entry[]> {
+    const reply = await redis.sluiceRangeBuffer(keys.history(appId), keys.historyCount(appId), lines);
+    if (reply.length === 0) return [];
+    const last = blockLast(reply[reply.length - 1]![0]);
+    const from = last - lines + 1;
     const out: Entry[] = [];
-    for (const stream of streams) for (const [, fields] of stream) out.push(JSON.parse(fields[1]!) as Entry);
+    for (const [id, fields] of reply) {
+      const entries = decodeBlock(fields[1]!);
+      // This block holds lines blockLast-len+1 … blockLast; keep those ≥ from.
+      const skip = from - (blockLast(id) - entries.length + 1);
+      for (let k = skip > 0 ? skip : 0; k < entries.length; k++) out.push(entries[k]!);
+    }
     return out;
+  }
+
+  /** The retained history (≤ `historyPerApp` entries) of each app, apps after one another. */
+  async function readHistory(appIds: string[]): Promise<Entry[]> {
+    const perApp = await Promise.all(appIds.map((app) => readApp(app, historyPerApp)));
+    return perApp.flat();
   }
 
   async function appsFor(appIds: string[] | undefined): Promise<string[]> {
@@ -193,10 +226,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       return guard('recent', async () => {
         const n = Math.min(limit, historyPerApp);
         if (n <= 0) return [];
-        const stream = await redis.xrevrange(keys.log(appId), '+', '-', 'COUNT', n);
-        const out: Entry[] = new Array(stream.length);
-        for (let i = 0; i < stream.length; i++) out[stream.length - 1 - i] = JSON.parse(stream[i]![1][1]!) as Entry;
-        return out;
+        return readApp(appId, n);
       });
     },
 
@@ -325,16 +355,23 @@ class Follower {
     let failures = 0;
     while (!this.stopped) {
       try {
-        const res = (await conn.xread('COUNT', this.batch, 'BLOCK', 1000, 'STREAMS', ...streams, ...ids)) as
-          | [string, [string, string[]][]][]
+        const res = (await conn.xreadBuffer('COUNT', this.batch, 'BLOCK', 1000, 'STREAMS', ...streams, ...ids)) as
+          | [Buffer, StreamReply][]
           | null;
         failures = 0;
         if (!res || this.stopped) continue;
         for (const [stream, items] of res) {
-          const i = streams.indexOf(stream);
+          const i = streams.indexOf(stream.toString());
           for (const [id, fields] of items) {
-            ids[i] = id;
-            const entries = JSON.parse(fields[1]!) as Entry[];
+            ids[i] = id.toString();
+            let entries: Entry[];
+            try {
+              entries = decodeBlock(fields[1]!);
+            } catch (err) {
+              // A block this version cannot read must not stop the tail of every other one.
+              this.onError?.(err);
+              continue;
+            }
             if (entries.length) this.deliver(entries);
           }
         }
@@ -351,4 +388,34 @@ class Follower {
     this.stopped = true;
     for (const c of this.conns) c.disconnect();
   }
+}
+
+/** One app's part of an append request, as stored. */
+interface Block {
+  app: string;
+  data: Buffer | string;
+  count: number;
+}
+
+/** The request as blocks: a drain batch as its frames, other entries grouped by app as JSON. */
+function blocksOf(req: AppendRequest): Block[] {
+  if (req.syslog !== undefined) {
+    return [{ app: req.syslog.appId, data: encodeSyslogBlock(req.syslog), count: req.syslog.count }];
+  }
+  const byApp = new Map<string, Entry[]>();
+  for (const e of req.entries) {
+    let list = byApp.get(e.app_id);
+    if (!list) byApp.set(e.app_id, (list = []));
+    list.push(e);
+  }
+  const blocks: Block[] = [];
+  for (const [app, list] of byApp) blocks.push({ app, data: encodeEntriesBlock(list), count: list.length });
+  return blocks;
+}
+
+/** `last` of a history block id `<last>-<n>`: the app's line number of its newest line. */
+function blockLast(id: Buffer): number {
+  let last = 0;
+  for (let i = 0; i < id.length && id[i] !== 0x2d; i++) last = last * 10 + (id[i]! - 0x30);
+  return last;
 }

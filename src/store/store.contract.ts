@@ -1,7 +1,11 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { formatMicros } from '../decode/timestamp.js';
+import { readFileSync } from 'node:fs';
+import { formatMicros, nowMicros } from '../decode/timestamp.js';
+import { decodeLogplexBody } from '../ingest/logplex-body.js';
 import { EntrySchema, type Entry } from '../normalize/entry.js';
+import { packFrames, receivedAtDate, syslogBatchEntries, type SyslogBatch } from '../normalize/syslog-batch.js';
+import { ulidRun } from '../normalize/ulid.js';
 import type { QueryFilter, Store } from './types.js';
 
 /**
@@ -421,6 +425,97 @@ export function describeStoreContract(
       });
     });
 
+    describe('drain batches (frames kept, entries built from them)', () => {
+      // The entries the drain route acknowledges are syslogBatchEntries(batch) of the batch as it
+      // builds it (records at hand). Whatever a store keeps, it must give back exactly those.
+      const ingestEntries = (batch: SyslogBatch) => syslogBatchEntries(batch);
+
+      it('gives back every Heroku vector line exactly as ingest built it, by query, recent, get and live', async () => {
+        const app = make.appId('vectors');
+        const got: Entry[] = [];
+        const unsubscribe = store.subscribe((entries) => got.push(...entries.filter((e) => e.app_id === app)));
+        await unsubscribe.ready;
+        const batch = drainBatch(app, herokuVectorBody(), {
+          frameId: randomUUID(),
+          drainToken: 'd.01234567-89ab-cdef-0123-456789abcdef',
+          userAgent: 'Logplex/v123',
+          tags: ['env=prod', 'canary'],
+        });
+        const want = ingestEntries(batch);
+        expect(want.length).toBe(batch.count);
+        for (const e of want) EntrySchema.parse(e);
+        await expect(store.append({ syslog: batch })).resolves.toEqual({ stored: batch.count, duplicate: false });
+        expect(await store.recent(app, 10_000)).toEqual(want.slice(-historyPerApp));
+        const queried = await all([app]);
+        expect(new Set(queried.map((e) => e.id))).toEqual(new Set(want.slice(-historyPerApp).map((e) => e.id)));
+        const last = want.at(-1)!;
+        expect(await store.get(last.id, [app])).toEqual(last);
+        await waitFor(() => got.length >= want.length);
+        expect(got).toEqual(want);
+        unsubscribe();
+      });
+
+      it('keeps only the accepted frames of a body with bad ones, with their own bytes (LF, bad UTF-8, BSD syslog)', async () => {
+        const app = make.appId('salvage');
+        const good1 = '<190>1 2025-01-15T14:22:00.123456+00:00 host app web.1 - first line\nsecond line';
+        const bad = '<999>1 nonsense';
+        const good2 = Buffer.concat([Buffer.from('<134>1 2025-01-15T14:22:01.5Z host app worker.2 - caf'), Buffer.from([0xc3, 0x28]), Buffer.from(' ok')]);
+        const bsd = '<13>Jan 15 14:22:02 myhost myapp[42]: a BSD line at=info';
+        const body = Buffer.concat([frameBytes(good1), frameBytes(bad), Buffer.from('junk '), frameBytes(good2), frameBytes(bsd)]);
+        const batch = drainBatch(app, body);
+        expect(batch.count).toBe(3);
+        const want = ingestEntries(batch);
+        expect(want.map((e) => e.flags ?? [])).toEqual([[], ['invalid_utf8'], ['rfc3164']]);
+        await store.append({ syslog: batch });
+        expect(await store.recent(app, 10)).toEqual(want);
+      });
+
+      it('bounds the history in lines whatever the size of each request, entries and batches mixed', async () => {
+        const app = make.appId('mixed');
+        const sent: Entry[] = [];
+        const sizes = [1, 7, 13, Math.max(1, historyPerApp - 3), 2, 5];
+        let n = 0;
+        for (const [i, size] of sizes.entries()) {
+          if (i % 2 === 0) {
+            const lines = Array.from({ length: size }, () => `<190>1 2025-01-15T14:22:00.000001+00:00 host app web.1 - line ${++n}`);
+            const batch = drainBatch(app, Buffer.concat(lines.map((l) => frameBytes(l))));
+            await store.append({ syslog: batch });
+            sent.push(...ingestEntries(batch));
+          } else {
+            const entries = Array.from({ length: size }, () => make.entry(app, { message: `line ${++n}` }));
+            await store.append({ entries });
+            sent.push(...entries);
+          }
+          const kept = sent.slice(-historyPerApp);
+          for (const k of [1, 3, kept.length]) expect(await store.recent(app, k)).toEqual(kept.slice(-k));
+          expect((await store.query({ appIds: [app], limit: 1, offset: 0 })).total).toBe(kept.length);
+        }
+        expect(sent.length).toBeGreaterThan(historyPerApp);
+        for (const dropped of sent.slice(0, sent.length - historyPerApp)) expect(await store.get(dropped.id, [app])).toBeNull();
+      });
+
+      it('acknowledges a replayed batch as a duplicate and does not announce it', async () => {
+        const app = make.appId('batch-dupe');
+        const got: Entry[] = [];
+        const unsubscribe = store.subscribe((entries) => got.push(...entries.filter((e) => e.app_id === app)));
+        await unsubscribe.ready;
+        const key = `frame:${app}:${randomUUID()}`;
+        const line = '<190>1 2025-01-15T14:22:00.000001+00:00 host app web.1 - once';
+        const first = drainBatch(app, frameBytes(line));
+        await expect(store.append({ syslog: first, dedupeKey: key })).resolves.toEqual({ stored: 1, duplicate: false });
+        await expect(store.append({ syslog: drainBatch(app, frameBytes(line)), dedupeKey: key })).resolves.toEqual({
+          stored: 0,
+          duplicate: true,
+        });
+        const marker = make.entry(app);
+        await store.append({ entries: [marker] });
+        await waitFor(() => got.some((e) => e.id === marker.id));
+        expect(got.map((e) => e.id)).toEqual([ingestEntries(first)[0]!.id, marker.id]);
+        expect((await all([app])).length).toBe(2);
+        unsubscribe();
+      });
+    });
+
     describe('lifecycle', () => {
       it('reports itself healthy', async () => {
         await expect(store.health()).resolves.toMatchObject({ kind: store.kind, ok: true });
@@ -487,6 +582,39 @@ export function createEntryFactory(): EntryFactory {
     },
   };
   return factory;
+}
+
+/** `LEN SP MSG\n`: one octet-counted frame. */
+export function frameBytes(msg: string | Buffer): Buffer {
+  const m = Buffer.concat([typeof msg === 'string' ? Buffer.from(msg) : msg, Buffer.from('\n')]);
+  return Buffer.concat([Buffer.from(`${m.length} `), m]);
+}
+
+/** Every line of protocol/vectors/heroku-lines.txt, framed into one body. */
+export function herokuVectorBody(): Buffer {
+  const text = readFileSync(new URL('../../protocol/vectors/heroku-lines.txt', import.meta.url), 'utf8');
+  const lines = text.split('\n').filter((l) => l && !l.startsWith('#'));
+  return Buffer.concat(lines.map((l) => frameBytes(l)));
+}
+
+/** A drain request's batch, built from a body as `POST /drain` builds it. */
+export function drainBatch(
+  appId: string,
+  body: Buffer,
+  extra: Pick<SyslogBatch, 'frameId' | 'drainToken' | 'userAgent' | 'tags'> = {},
+): SyslogBatch {
+  const receivedAt = nowMicros();
+  const decoded = decodeLogplexBody(body, { mode: 'drain', maxFrameBytes: 10240, receivedAt: receivedAtDate(receivedAt) });
+  return {
+    appId,
+    mode: 'drain',
+    receivedAt,
+    firstId: ulidRun(decoded.records.length),
+    count: decoded.records.length,
+    frames: packFrames(body, decoded.frames, decoded.rejectedCount === 0),
+    records: decoded.records,
+    ...extra,
+  };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,14 +1,22 @@
 import type { Entry, Level } from '../normalize/entry.js';
+import { syslogBatchEntries, type SyslogBatch } from '../normalize/syslog-batch.js';
 
 /**
  * The storage seam. The embedded memory store implements it today; the Redis Streams store
  * implements the same interface and passes the same contract suite (`store.contract.ts`).
  */
 
-/** What `append` is asked to do in one call (one ingest request = one call = one round trip). */
-export interface AppendRequest {
-  /** Entries to store, any number of apps mixed; each goes to its own `app_id` history. */
-  entries: Entry[];
+/**
+ * What `append` is asked to do in one call (one ingest request = one call = one round trip): store
+ * either `entries` or a drain request's `syslog` batch, whose entries are
+ * `syslogBatchEntries(syslog)`. A store may keep the batch's bytes instead of its entries (the
+ * Redis store does: a frame is a quarter of its entry's JSON and costs no serialising).
+ */
+export type AppendRequest = AppendOptions &
+  ({ entries: Entry[]; syslog?: undefined } | { syslog: SyslogBatch; entries?: undefined });
+
+/** What every append request may add. */
+export interface AppendOptions {
   /**
    * Idempotency key of the request (e.g. `frame:<app>:<Logplex-Frame-Id>` or
    * `batch:<app>:<batch_id>`). When this key was seen within `dedupeTtlMs`, nothing is stored and
@@ -18,6 +26,16 @@ export interface AppendRequest {
   dedupeKey?: string;
   /** How long a dedupe key is remembered, in ms. */
   dedupeTtlMs?: number;
+}
+
+/** The entries an append request stores (a syslog batch's are built here). */
+export function entriesOf(req: AppendRequest): Entry[] {
+  return req.syslog !== undefined ? syslogBatchEntries(req.syslog) : req.entries;
+}
+
+/** Number of entries an append request stores, without building them. */
+export function countOf(req: AppendRequest): number {
+  return req.syslog !== undefined ? req.syslog.count : req.entries.length;
 }
 
 export interface AppendResult {
