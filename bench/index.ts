@@ -237,7 +237,8 @@ function printRedis(mem: HttpResult | undefined, runs: RedisRun[], rates: XaddRa
       `  stored check (whole run, warm-up included: ${h.totalOk} responses 200 + Sluice-Accepted: 100, ${h.totalFailures} failures):\n` +
         `    history stream: entries-added ${stored.historyAdded} vs ${h.totalOk} requests acknowledged: ${verdict(stored.historyAdded, h.totalOk)}; ` +
         `line counter ${stored.historyLines} vs ${h.totalOkLines} lines acknowledged: ${verdict(stored.historyLines, h.totalOkLines)}; ` +
-        `holds ${stored.historyLen} lines (HISTORY_PER_APP ${stored.historyMax}, MINID ~); newest entry app_id ${stored.lastAppId}\n` +
+        `holds ${stored.historyLen} lines (HISTORY_PER_APP ${stored.historyMax}, MINID ~) in ${(stored.historyBytes / 1e3).toFixed(0)} kB ` +
+        `(${((stored.historyBytes / Math.max(1, stored.historyLen)) * 1000 / 1e6).toFixed(2)} MB per 1000 lines); newest entry app_id ${stored.lastAppId}\n` +
         `    firehose shard: entries-added ${stored.firehoseAdded} vs ${h.totalOk} requests acknowledged: ${verdict(stored.firehoseAdded, h.totalOk)}; ` +
         `XLEN ${stored.firehoseLen} (REDIS_FIREHOSE_MAXLEN ${stored.firehoseMax}), ${(stored.firehoseBytes / 1e6).toFixed(0)} MB; ` +
         `newest holds ${stored.lastBatchSize} entries; redis used_memory ${stored.usedMemory}`,

@@ -177,6 +177,8 @@ export interface StoredCheck {
   usedMemory: string;
   /** Bytes of the firehose stream (`MEMORY USAGE … SAMPLES 0`). */
   firehoseBytes: number;
+  /** Bytes of the app's history stream (`MEMORY USAGE … SAMPLES 0`). */
+  historyBytes: number;
 }
 
 export async function checkStored(redis: OwnedRedis, prefix: string, appId: string): Promise<StoredCheck> {
@@ -196,6 +198,7 @@ export async function checkStored(redis: OwnedRedis, prefix: string, appId: stri
     const [firstLast, firstN] = idParts(firstLog);
     const usedMemory = /used_memory_human:(\S+)/.exec(await client.info('memory'))?.[1] ?? '?';
     const firehoseBytes = Number(await client.call('MEMORY', 'USAGE', fhKey, 'SAMPLES', '0'));
+    const historyBytes = Number(await client.call('MEMORY', 'USAGE', keys.history(appId), 'SAMPLES', '0'));
     return {
       historyAdded: Number(log.get('entries-added')),
       historyLines: Number(await client.get(keys.historyCount(appId))),
@@ -208,6 +211,7 @@ export async function checkStored(redis: OwnedRedis, prefix: string, appId: stri
       lastAppId: lastLog ? (decodeBlock(lastLog[1][1]!).at(-1)?.app_id ?? '') : '',
       usedMemory,
       firehoseBytes,
+      historyBytes,
     };
   } finally {
     client.disconnect();
