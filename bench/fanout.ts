@@ -133,7 +133,8 @@ interface Snapshot {
 }
 
 const CLIENT_COUNTS = [1, 10, 100];
-const LATENCY_RATE = 20_000;
+/** Lines/s of the latency case: the target is stated at 20,000 (`SLUICE_BENCH_LATENCY_RATE` overrides it, to find the knee). */
+const LATENCY_RATE = Number(process.env.SLUICE_BENCH_LATENCY_RATE) || 20_000;
 const LATENCY_EVERY_MS = 5;
 const LATENCY_CLIENTS = 100;
 
