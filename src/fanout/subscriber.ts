@@ -1,4 +1,5 @@
 import type { Entry } from '../normalize/entry.js';
+import { EntryQueue } from './entry-queue.js';
 import type { CompiledSubscription } from './filter.js';
 
 /** A gap as the protocol announces it. */
@@ -71,11 +72,7 @@ export class Subscriber {
   private phase: 'history' | 'live' = 'history';
   private history: { jsons: string[]; entries: Entry[]; pos: number } | null = null;
   private historyIds: Set<string> | null = null;
-  private queueJson: string[] = [];
-  private queueEntries: Entry[] = [];
-  private queueChunks: (Chunk | undefined)[] = [];
-  private head = 0;
-  private queuedBytes = 0;
+  private readonly queue = new EntryQueue();
   private dropped = 0;
   /** When the queue first went over its limits in the current overload (null: not over). */
   private overSince: number | null = null;
@@ -95,7 +92,7 @@ export class Subscriber {
 
   /** Entries waiting in the queue. */
   get queued(): number {
-    return this.queueJson.length - this.head;
+    return this.queue.length;
   }
 
   get isClosed(): boolean {
@@ -114,21 +111,8 @@ export class Subscriber {
     this.history = { jsons: entries.map((e) => JSON.stringify(e)), entries, pos: 0 };
     if (this.historyIds.size > 0 && this.queued > 0) {
       // Drop queued live entries that the history already holds.
-      const keepJson: string[] = [];
-      const keepEntries: Entry[] = [];
-      const keepChunks: (Chunk | undefined)[] = [];
-      for (let i = this.head; i < this.queueJson.length; i++) {
-        if (this.historyIds.has(this.queueEntries[i]!.id)) this.queuedBytes -= this.queueJson[i]!.length;
-        else {
-          keepJson.push(this.queueJson[i]!);
-          keepEntries.push(this.queueEntries[i]!);
-          keepChunks.push(this.queueChunks[i]);
-        }
-      }
-      this.queueJson = keepJson;
-      this.queueEntries = keepEntries;
-      this.queueChunks = keepChunks;
-      this.head = 0;
+      const ids = this.historyIds;
+      this.queue.retain((e) => !ids.has(e.id));
     }
     this.phase = 'live';
     this.flush();
@@ -138,15 +122,12 @@ export class Subscriber {
   offer(entry: Entry, json: string, chunk?: Chunk): void {
     if (this.closed) return;
     if (this.historyIds?.has(entry.id)) return;
-    this.queueJson.push(json);
-    this.queueEntries.push(entry);
-    this.queueChunks.push(chunk);
-    this.queuedBytes += json.length;
-    if (this.queued > this.limits.queueMaxMessages || this.queuedBytes > this.limits.queueMaxBytes) {
+    this.queue.push(json, entry, chunk);
+    if (this.queue.length > this.limits.queueMaxMessages || this.queue.bytes > this.limits.queueMaxBytes) {
       // A reader keeping up must not lose entries to a burst: write what the socket takes first,
       // and shed only what still does not fit.
       if (this.phase === 'live' && this.sink.buffered() < this.limits.socketHighWaterBytes) this.flush();
-      if (this.queued > this.limits.queueMaxMessages || this.queuedBytes > this.limits.queueMaxBytes) this.shed();
+      if (this.queue.length > this.limits.queueMaxMessages || this.queue.bytes > this.limits.queueMaxBytes) this.shed();
     }
   }
 
@@ -156,27 +137,14 @@ export class Subscriber {
     const maxMsgs = Math.floor(this.limits.queueMaxMessages * 0.75);
     const maxBytes = Math.floor(this.limits.queueMaxBytes * 0.75);
     let n = 0;
-    while (this.queued > 0 && (this.queued > maxMsgs || this.queuedBytes > maxBytes)) {
-      this.queuedBytes -= this.queueJson[this.head]!.length;
-      this.queueJson[this.head] = '';
-      this.queueEntries[this.head] = undefined as unknown as Entry;
-      this.queueChunks[this.head] = undefined;
-      this.head++;
+    const q = this.queue;
+    while (q.length > 0 && (q.length > maxMsgs || q.bytes > maxBytes)) {
+      q.dropOldest();
       n++;
     }
     this.dropped += n;
     this.droppedTotal += n;
     if (this.overSince === null) this.overSince = this.now();
-    this.compact();
-  }
-
-  private compact(): void {
-    if (this.head > 1024 && this.head * 2 > this.queueJson.length) {
-      this.queueJson = this.queueJson.slice(this.head);
-      this.queueEntries = this.queueEntries.slice(this.head);
-      this.queueChunks = this.queueChunks.slice(this.head);
-      this.head = 0;
-    }
   }
 
   /** Writes what the socket can take now: history first, then a pending gap, then the queue. */
@@ -199,30 +167,14 @@ export class Subscriber {
         this.sink.writeGap({ count: this.dropped, since_id: this.lastId, recovered: false });
         this.dropped = 0;
       }
-      if (this.queued === 0) break;
       // A batch never spans two delivery chunks (see Chunk), nor more than batchMax entries.
-      const chunk = this.queueChunks[this.head];
-      let end = Math.min(this.queueJson.length, this.head + batchMax);
-      for (let i = this.head + 1; i < end; i++) {
-        if (this.queueChunks[i] !== chunk) {
-          end = i;
-          break;
-        }
-      }
-      const jsons = this.queueJson.slice(this.head, end);
-      const entries = this.queueEntries.slice(this.head, end);
-      for (let i = this.head; i < end; i++) this.queuedBytes -= this.queueJson[i]!.length;
-      this.head = end;
-      if (this.head === this.queueJson.length) {
-        this.queueJson = [];
-        this.queueEntries = [];
-        this.queueChunks = [];
-        this.head = 0;
-      }
+      const batch = this.queue.take(batchMax);
+      if (batch === null) break;
+      const { jsons, entries, chunk } = batch;
       this.write(jsons, entries, chunk);
     }
     // Back under half its limits: no longer "over" (a slow close needs a sustained overload).
-    if (this.queued * 2 <= this.limits.queueMaxMessages && this.queuedBytes * 2 <= this.limits.queueMaxBytes) this.overSince = null;
+    if (this.queue.length * 2 <= this.limits.queueMaxMessages && this.queue.bytes * 2 <= this.limits.queueMaxBytes) this.overSince = null;
     if ((this.queued > 0 || this.dropped > 0 || this.history) && !this.waitingDrain) {
       this.waitingDrain = true;
       this.sink.onDrain(() => {
@@ -239,9 +191,17 @@ export class Subscriber {
     this.sent += entries.length;
   }
 
-  /** Closes the subscriber with 4008 when it has been over its limits for too long. */
+  /**
+   * Closes the subscriber with 4008 when it has been over its limits for too long (and otherwise
+   * lets an empty queue give back the memory a burst made it take). Called periodically by the hub.
+   */
   checkSlow(): boolean {
-    if (this.closed || this.overSince === null) return false;
+    if (this.closed) return false;
+    if (this.overSince === null) {
+      // The hub's periodic check: a queue a past burst made big gives its memory back.
+      this.queue.trim();
+      return false;
+    }
     if (this.now() - this.overSince < this.limits.slowCloseMs) return false;
     this.close(4008, 'slow');
     return true;
@@ -250,9 +210,7 @@ export class Subscriber {
   close(code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    this.queueJson = [];
-    this.queueEntries = [];
-    this.queueChunks = [];
+    this.queue.clear();
     this.history = null;
     this.sink.close(code, reason);
   }
@@ -260,9 +218,7 @@ export class Subscriber {
   /** Stops without closing the transport (an unsubscribe or a replaced subscription). */
   detach(): void {
     this.closed = true;
-    this.queueJson = [];
-    this.queueEntries = [];
-    this.queueChunks = [];
+    this.queue.clear();
     this.history = null;
   }
 }
