@@ -14,13 +14,9 @@ import {
   type TestRedisCluster,
 } from '../../test/support/redis.js';
 import { createRedisClient, waitReady } from '../store/redis-client.js';
-import { createMemoryRateLimiter, type RateLimiter } from './rate-limiter.js';
+import { describeRateLimiterContract, manualClock as clock } from './rate-limiter.contract.js';
+import type { RateLimiter } from './rate-limiter.js';
 import { createRedisRateLimiter, type RedisRateLimiter, type RedisRateLimiterOptions } from './redis-rate-limiter.js';
-
-function clock(start = 1_000_000) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => (t += ms) };
-}
 
 async function connect(url: string): Promise<Redis | Cluster> {
   const client = createRedisClient({ url });
@@ -55,21 +51,17 @@ describe('createRedisRateLimiter without Redis traffic', () => {
     },
   });
 
-  it('never limits and never calls Redis when the rate is 0', async () => {
+  // That a rate of 0 never limits, and which limits are refused, is in the contract (needs Redis).
+  it('never calls Redis when the rate is 0, not even to sync or close', async () => {
     const limiter = createRedisRateLimiter({ redis: untouchable, prefix: 'p', ratePerSec: 0, burst: 0 });
-    for (let i = 0; i < 1000; i++) await expect(limiter.take('app', 1_000_000)).resolves.toEqual({ ok: true });
+    await expect(limiter.take('app', 1_000_000)).resolves.toEqual({ ok: true });
     await limiter.sync();
     await limiter.close();
   });
 
-  it('refuses options that cannot describe a limit', () => {
-    const redis = untouchable;
-    const base = { redis, prefix: 'p' };
-    expect(() => createRedisRateLimiter({ ...base, ratePerSec: -1, burst: 10 })).toThrow(RangeError);
-    expect(() => createRedisRateLimiter({ ...base, ratePerSec: Number.NaN, burst: 10 })).toThrow(RangeError);
-    expect(() => createRedisRateLimiter({ ...base, ratePerSec: 10, burst: 0 })).toThrow(RangeError);
-    expect(() => createRedisRateLimiter({ ...base, ratePerSec: 10, burst: 10, syncIntervalMs: 0 })).toThrow(RangeError);
-    expect(() => createRedisRateLimiter({ ...base, ratePerSec: 10, burst: 10, maxKeys: 0 })).toThrow(RangeError);
+  it('refuses a sync interval that is not a positive number', () => {
+    const base = { redis: untouchable, prefix: 'p', ratePerSec: 10, burst: 10 };
+    expect(() => createRedisRateLimiter({ ...base, syncIntervalMs: 0 })).toThrow(RangeError);
   });
 
   it('fails open when Redis cannot be reached, and says so once', async () => {
@@ -126,84 +118,12 @@ describe.skipIf(!redisAvailable)('createRedisRateLimiter', () => {
     await server?.stop();
   });
 
-  // The memory limiter's cases, run against both: one process on Redis must limit exactly like it.
+  // One process on Redis must limit exactly like the memory limiter: the same contract.
   // Timers never fire here (syncIntervalMs is an hour), so only the injected clock moves the local view.
-  describe.each([
-    ['memory', (o: { ratePerSec: number; burst: number; now: () => number }) => createMemoryRateLimiter(o)],
-    ['redis', (o: { ratePerSec: number; burst: number; now: () => number }) => make({ ...o, syncIntervalMs: 3_600_000 }).limiter],
-  ] as const)('a single %s limiter', (_name, create) => {
-    it('lets a quiet key spend its whole burst at once, then refuses', async () => {
-      const c = clock();
-      const limiter = create({ ratePerSec: 10, burst: 100, now: c.now });
-      await expect(limiter.take('app', 60)).resolves.toEqual({ ok: true });
-      await expect(limiter.take('app', 40)).resolves.toEqual({ ok: true });
-      await expect(limiter.take('app', 1)).resolves.toEqual({ ok: false, retryAfterSec: 1 });
-    });
-
-    it('refills at the configured rate', async () => {
-      const c = clock();
-      const limiter = create({ ratePerSec: 10, burst: 100, now: c.now });
-      await limiter.take('app', 100);
-      c.advance(500);
-      await expect(limiter.take('app', 6)).resolves.toMatchObject({ ok: false });
-      await expect(limiter.take('app', 5)).resolves.toEqual({ ok: true });
-      await expect(limiter.take('app', 1)).resolves.toMatchObject({ ok: false });
-    });
-
-    it('never refills beyond the burst', async () => {
-      const c = clock();
-      const limiter = create({ ratePerSec: 10, burst: 100, now: c.now });
-      await limiter.take('app', 1);
-      c.advance(3_600_000);
-      await expect(limiter.take('app', 100)).resolves.toEqual({ ok: true });
-      await expect(limiter.take('app', 1)).resolves.toMatchObject({ ok: false });
-    });
-
-    it('says how many whole seconds to wait until the request would fit', async () => {
-      const c = clock();
-      const limiter = create({ ratePerSec: 10, burst: 100, now: c.now });
-      await limiter.take('app', 100);
-      await expect(limiter.take('app', 25)).resolves.toEqual({ ok: false, retryAfterSec: 3 });
-      c.advance(2_500);
-      await expect(limiter.take('app', 25)).resolves.toEqual({ ok: true });
-    });
-
-    it('does not charge a refused request', async () => {
-      const c = clock();
-      const limiter = create({ ratePerSec: 10, burst: 100, now: c.now });
-      await limiter.take('app', 95);
-      await expect(limiter.take('app', 50)).resolves.toMatchObject({ ok: false });
-      await expect(limiter.take('app', 5)).resolves.toEqual({ ok: true });
-    });
-
-    it('keeps a separate bucket per key', async () => {
-      const c = clock();
-      const limiter = create({ ratePerSec: 1, burst: 5, now: c.now });
-      await limiter.take('noisy', 5);
-      await expect(limiter.take('noisy', 1)).resolves.toMatchObject({ ok: false });
-      await expect(limiter.take('quiet', 5)).resolves.toEqual({ ok: true });
-    });
-
-    it('lets a request larger than the burst through on a full bucket and makes the next ones wait', async () => {
-      const c = clock();
-      const limiter = create({ ratePerSec: 100, burst: 100, now: c.now });
-      await expect(limiter.take('app', 300)).resolves.toEqual({ ok: true });
-      await expect(limiter.take('app', 300)).resolves.toEqual({ ok: false, retryAfterSec: 3 });
-      c.advance(2_000);
-      await expect(limiter.take('app', 1)).resolves.toMatchObject({ ok: false });
-      c.advance(990);
-      await expect(limiter.take('app', 300)).resolves.toMatchObject({ ok: false });
-      c.advance(10);
-      await expect(limiter.take('app', 300)).resolves.toEqual({ ok: true });
-    });
-
-    it('allows a request that costs nothing even from an empty bucket', async () => {
-      const c = clock();
-      const limiter = create({ ratePerSec: 1, burst: 1, now: c.now });
-      await limiter.take('app', 1);
-      await expect(limiter.take('app', 0)).resolves.toEqual({ ok: true });
-    });
-  });
+  // make() registers each limiter and its fresh prefix: the afterEach above closes and deletes them.
+  describeRateLimiterContract('redis', async (options) => ({
+    limiter: make({ ...options, syncIntervalMs: 3_600_000 }).limiter,
+  }));
 
   describe('sync', () => {
     async function bucket(prefix: string, key: string): Promise<number | null> {
