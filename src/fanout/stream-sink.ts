@@ -35,7 +35,7 @@ export function openStream(res: ServerResponse, format: StreamFormat, heartbeatM
   res.flushHeaders();
   res.socket?.setNoDelay(true);
   let lastWrite = Date.now();
-  const write = (text: string) => {
+  const write = (text: string | Buffer) => {
     if (res.writableEnded || res.destroyed) return;
     lastWrite = Date.now();
     res.write(text);
@@ -53,7 +53,10 @@ export function openStream(res: ServerResponse, format: StreamFormat, heartbeatM
   res.on('close', done);
   return {
     buffered: () => res.writableLength,
-    writeEntries: (jsons, entries) => write(format.entries(jsons, entries)),
+    // Live batches are rendered once per delivery chunk and shared by every stream of this
+    // format that writes the same entries (as WebSocket frames are); history is per subscriber.
+    writeEntries: (jsons, entries, chunk) =>
+      write(chunk ? chunk.shared(format, entries, () => Buffer.from(format.entries(jsons, entries))) : format.entries(jsons, entries)),
     writeLive: () => write(format.live()),
     writeGap: (gap) => write(format.gap(gap)),
     close: () => {

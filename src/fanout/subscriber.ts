@@ -29,6 +29,30 @@ export class Chunk {
     if (!c) this.caches.set(owner, (c = new Map()));
     return c as Map<Entry, T>;
   }
+
+  /**
+   * The frame `owner` builds for exactly these entries of the chunk: built by the first
+   * subscriber that writes them, then shared (identity: the hub hands every subscriber the same
+   * Entry objects).
+   */
+  shared<T>(owner: object, entries: Entry[], build: () => T): T {
+    const cache = this.cache<{ entries: Entry[]; frame: T }[]>(owner);
+    let built = cache.get(entries[0]!);
+    if (built) {
+      for (const b of built) if (sameEntries(b.entries, entries)) return b.frame;
+    } else {
+      cache.set(entries[0]!, (built = []));
+    }
+    const frame = build();
+    built.push({ entries, frame });
+    return frame;
+  }
+}
+
+function sameEntries(a: Entry[], b: Entry[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
@@ -40,7 +64,7 @@ export interface Sink {
   buffered(): number;
   /**
    * Writes entries (their JSON, serialised once by the hub) in order; `chunk` (absent for
-   * history) is the delivery chunk they all belong to.
+   * history) is the delivery chunk they all belong to (for {@link Chunk.shared} frames).
    */
   writeEntries(jsons: string[], entries: Entry[], chunk?: Chunk): void;
   writeLive(): void;

@@ -40,17 +40,9 @@ const ENTRY_FRAMES = { kind: 'ws log frames' };
  * copy. History batches (no chunk) are built for their subscriber alone.
  */
 function batchFrame(jsons: string[], entries: Entry[], chunk: Chunk | undefined): string | Buffer {
-  if (!chunk) return `{"type":"logs","data":[${jsons.join(',')}]}`;
-  const cache = chunk.cache<{ entries: Entry[]; frame: Buffer }[]>(BATCH_FRAMES);
-  let built = cache.get(entries[0]!);
-  if (built) {
-    for (const b of built) if (sameEntries(b.entries, entries)) return b.frame;
-  } else {
-    cache.set(entries[0]!, (built = []));
-  }
-  const frame = Buffer.from(`{"type":"logs","data":[${jsons.join(',')}]}`);
-  built.push({ entries, frame });
-  return frame;
+  const text = () => `{"type":"logs","data":[${jsons.join(',')}]}`;
+  if (!chunk) return text();
+  return chunk.shared(BATCH_FRAMES, entries, () => Buffer.from(text()));
 }
 
 /** The `log` frame of one entry, built once per delivery chunk (see batchFrame). */
@@ -60,12 +52,6 @@ function entryFrame(json: string, entry: Entry, chunk: Chunk | undefined): strin
   let frame = cache.get(entry);
   if (!frame) cache.set(entry, (frame = Buffer.from(`{"type":"log","data":${json}}`)));
   return frame;
-}
-
-function sameEntries(a: Entry[], b: Entry[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**
