@@ -10,12 +10,10 @@ import { Redis } from 'ioredis';
 import { findOnPath } from '../test/support/redis-server.js';
 import { startRedisServer, type OwnedRedis } from '../test/support/redis.js';
 import { loadConfig } from '../src/config.js';
-import { nowMicros } from '../src/decode/timestamp.js';
-import { decodeLogplexBody } from '../src/ingest/logplex-body.js';
 import { decodeBlock } from '../src/store/block.js';
-import { syslogToEntry } from '../src/normalize/from-syslog.js';
 import { RedisKeys, shardOf } from '../src/store/redis-keys.js';
 import type { Body } from './bodies.js';
+import { entryJsons } from './fanout/entries.js';
 
 export { type OwnedRedis };
 
@@ -36,29 +34,15 @@ export function benchPrefix(): string {
 }
 
 /**
- * An entry JSON as the store writes it (`JSON.stringify(entry)`) for a line of the bench bodies:
- * the one of median size, and the mean size over all lines, in bytes.
+ * The entry JSON (`JSON.stringify(entry)`, as the memory store's readers and the fan-out see it)
+ * of median size over the lines of the bench bodies, and the mean size, in bytes: the payload of
+ * the `redis-benchmark` XADD comparison (one stream entry per line, what a naive store would
+ * write; Sluice's Redis store writes one block of frames per request instead).
  */
 export function representativeEntry(bodies: readonly Body[]): { json: string; medianBytes: number; meanBytes: number } {
-  const all: string[] = [];
-  for (const b of bodies) {
-    const decoded = decodeLogplexBody(b.bytes, { mode: 'drain', maxFrameBytes: 10240, receivedAt: new Date() });
-    const receivedAt = nowMicros();
-    for (const r of decoded.records) {
-      all.push(
-        JSON.stringify(
-          syslogToEntry(r, {
-            appId: 'bench',
-            receivedAt,
-            frameId: '0a1b2c3d-12345',
-            drainToken: 'd.4a5ea1a2-8d3c-4b3b-9d4e-2f1e4a1b2c3d',
-            userAgent: 'Logplex/v123',
-          }),
-        ),
-      );
-    }
-  }
-  const sized = all.map((json) => ({ json, bytes: Buffer.byteLength(json) })).sort((a, b) => a.bytes - b.bytes);
+  const sized = entryJsons(bodies)
+    .map((json) => ({ json, bytes: Buffer.byteLength(json) }))
+    .sort((a, b) => a.bytes - b.bytes);
   const mid = sized[sized.length >> 1]!;
   return { json: mid.json, medianBytes: mid.bytes, meanBytes: sized.reduce((s, x) => s + x.bytes, 0) / sized.length };
 }

@@ -49,6 +49,6 @@ describe('text streams (SSE, Logplex sessions)', () => {
     sinks[0]!.writeEntries(jsons.slice(1), entries.slice(1), chunk);
     sinks[1]!.writeEntries(jsons, entries);
     expect(rendered).toBe(3);
-    for (const s of sinks) s.close();
+    for (const s of sinks) s.close(1000, 'done');
   });
 });
