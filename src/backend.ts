@@ -60,6 +60,7 @@ export async function createBackend(config: Config, logger: Logger): Promise<Bac
     historyPerApp: config.historyPerApp,
     shards: r.shards,
     firehoseMaxLen: r.firehoseMaxLen,
+    followBatch: r.followBatch,
     dedupeTtlMs: config.dedupeTtlMs,
     onFollowError: (err) => state('follow error', err),
   });

@@ -37,6 +37,7 @@ const EnvSchema = z.object({
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default('sluice'),
   REDIS_SHARDS: int(8, 1, 1024),
   REDIS_FIREHOSE_MAXLEN: int(1000, 10, 10_000_000),
+  REDIS_FOLLOW_BATCH: int(100, 1, 10_000),
   REDIS_TLS_REJECT_UNAUTHORIZED: bool.default(true),
   REDIS_COMMAND_TIMEOUT_MS: int(2000, 100, 60_000),
   REDIS_CONNECT_WAIT_MS: int(5000, 0, 120_000),
@@ -62,6 +63,10 @@ const EnvSchema = z.object({
   RATE_LIMIT_SYNC_MS: int(100, 10, 10_000),
   CREATE_DEMO_APP: bool.optional(),
 });
+
+/** Every environment variable the gateway reads (README.md's configuration table lists them all). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(EnvSchema.shape);
+
 
 /** Resolved configuration. */
 export interface Config {
@@ -142,6 +147,8 @@ export interface RedisConfig {
   shards: number;
   /** Firehose stream entries (requests) kept per shard for live followers. */
   firehoseMaxLen: number;
+  /** Firehose entries (requests) a live follower reads per XREAD: bounds one reply's size. */
+  followBatch: number;
   /** Verify TLS certificates of `rediss://` (Heroku Redis needs false: self-signed). */
   tlsRejectUnauthorized: boolean;
   /** A Redis command not answered in this time fails the request with 503. */
@@ -210,6 +217,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
             prefix: e.REDIS_PREFIX,
             shards: e.REDIS_SHARDS,
             firehoseMaxLen: e.REDIS_FIREHOSE_MAXLEN,
+            followBatch: e.REDIS_FOLLOW_BATCH,
             tlsRejectUnauthorized: e.REDIS_TLS_REJECT_UNAUTHORIZED,
             commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
             connectWaitMs: e.REDIS_CONNECT_WAIT_MS,

@@ -20,7 +20,7 @@ export interface RedisStoreOptions {
   firehoseMaxLen?: number;
   /** Default dedupe TTL when a request gives none (default 15 min). */
   dedupeTtlMs?: number;
-  /** Stream entries read per XREAD while following (default 1000). */
+  /** Firehose entries (one per request and app) read per XREAD while following (`REDIS_FOLLOW_BATCH`, default 100). */
   followBatch?: number;
   /** Called when the follower fails to read (it retries with backoff); for logging. */
   onFollowError?: (err: unknown) => void;
@@ -100,7 +100,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   const historyPerApp = options.historyPerApp ?? 1500;
   const firehoseMaxLen = options.firehoseMaxLen ?? 1000;
   const defaultTtl = options.dedupeTtlMs ?? 15 * 60_000;
-  const followBatch = options.followBatch ?? 1000;
+  const followBatch = options.followBatch ?? 100;
   if (typeof redis.sluiceAppend !== 'function') {
     redis.defineCommand('sluiceAppend', { lua: APPEND_SCRIPT, numberOfKeys: 4 });
   }

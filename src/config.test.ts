@@ -1,0 +1,33 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_VARIABLES, loadConfig } from './config.js';
+
+describe('configuration', () => {
+  it('runs on defaults with an empty environment: the embedded store, Logplex limits', () => {
+    const config = loadConfig({});
+    expect(config.redis).toBeUndefined();
+    expect(config.historyPerApp).toBe(1500);
+    expect(config.maxFrameBytes).toBe(10240);
+    expect(config.dedupeTtlMs).toBe(900_000);
+  });
+
+  it('turns on the Redis store with REDIS_URL, with its own defaults', () => {
+    const { redis } = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(redis).toMatchObject({ prefix: 'sluice', shards: 8, firehoseMaxLen: 1000, followBatch: 100, tlsRejectUnauthorized: true });
+    expect(loadConfig({ REDIS_URL: 'redis://x', REDIS_FOLLOW_BATCH: '25' }).redis?.followBatch).toBe(25);
+  });
+
+  it('refuses a value out of range, naming the variable', () => {
+    expect(() => loadConfig({ REDIS_FOLLOW_BATCH: '0' })).toThrow(/REDIS_FOLLOW_BATCH/);
+    expect(() => loadConfig({ HISTORY_PER_APP: 'many' })).toThrow(/HISTORY_PER_APP/);
+    expect(() => loadConfig({ MAX_FRAME_BYTES: '1000000' })).toThrow(/MAX_FRAME_BYTES/);
+  });
+
+  it('is documented: the README configuration table lists exactly the variables read', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## Configuration'));
+    const table = section.slice(0, section.indexOf('\n## ', 5));
+    const documented = [...table.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
+    expect([...documented].sort()).toEqual([...CONFIG_VARIABLES].sort());
+  });
+});
