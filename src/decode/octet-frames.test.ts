@@ -66,7 +66,8 @@ describe('splitFrames', () => {
     const r = splitFrames(body);
     expect(msgs(body, r)).toEqual(['hello', 'wörld']);
     expect(r.rejects).toEqual([]);
-    expect(r.frames[0]).toEqual({ start: 0, end: 8, msgStart: 2, msgEnd: 7 });
+    // LEN counts the LF: dataEnd keeps it, msgEnd leaves it out.
+    expect(r.frames[0]).toEqual({ start: 0, end: 8, msgStart: 2, msgEnd: 7, dataEnd: 8 });
     expectTiling(body, r);
   });
 
@@ -246,8 +247,8 @@ describe('splitFrames', () => {
     const r = splitFrames(body);
     expect(msgs(body, r)).toEqual(['hello', 'world']);
     expect(r.frames).toEqual([
-      { start: 0, end: 10, msgStart: 5, msgEnd: 10 },
-      { start: 10, end: body.length, msgStart: 15, msgEnd: 20 },
+      { start: 0, end: 10, msgStart: 5, msgEnd: 10, dataEnd: 10 },
+      { start: 10, end: body.length, msgStart: 15, msgEnd: 20, dataEnd: 20 },
     ]);
     expect(r.rejects).toEqual([]);
   });

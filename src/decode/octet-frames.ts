@@ -154,7 +154,7 @@ export function splitFrames(body: Buffer, opts?: SplitOptions): SplitResult {
             msgEnd--;
             if (msgEnd > msgStart && body[msgEnd - 1] === CR) msgEnd--;
           }
-          const frame: Frame = { start: segStart, end: frameEnd, msgStart, msgEnd };
+          const frame: Frame = { start: segStart, end: frameEnd, msgStart, msgEnd, dataEnd: frameEnd };
           frames.push(frame);
           last = frame;
           i = frameEnd;

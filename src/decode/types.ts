@@ -20,6 +20,8 @@ export interface Frame {
   msgStart: number;
   /** One past the last byte of MSG, after stripping one trailing `\n` or `\r\n`. */
   msgEnd: number;
+  /** One past the last byte LEN counts (`msgStart + LEN`): MSG before the strip. */
+  dataEnd: number;
 }
 
 /** A span of the body that was rejected; `start..end` covers exactly the bytes given up. */

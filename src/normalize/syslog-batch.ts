@@ -47,13 +47,15 @@ export interface SyslogBatch {
 
 /**
  * The accepted frames of a body as one buffer: the body itself when every frame was accepted (it
- * splits into exactly those frames again), else the accepted frames re-framed, in order.
+ * splits into exactly those frames again), else the accepted frames re-framed, in order, each with
+ * all the bytes its LEN counted: the framer strips one trailing LF from what LEN counts, so
+ * re-framing the stripped MSG would lose one more LF when read back (a property test found it).
  */
 export function packFrames(body: Buffer, accepted: Frame[], everyFrameAccepted: boolean): Buffer {
   if (everyFrameAccepted) return body;
   const parts: Buffer[] = [];
   for (const f of accepted) {
-    parts.push(Buffer.from(`${f.msgEnd - f.msgStart} `, 'latin1'), body.subarray(f.msgStart, f.msgEnd));
+    parts.push(Buffer.from(`${f.dataEnd - f.msgStart} `, 'latin1'), body.subarray(f.msgStart, f.dataEnd));
   }
   return Buffer.concat(parts);
 }
