@@ -265,6 +265,14 @@ describe.skipIf(!browserAvailable)('the dashboard in Chromium', () => {
     await waitRows(page, (t) => t.join() === 'alpha,beta');
     await page.waitForFunction(() => new URL(location.href).searchParams.get('regex') === '^(alpha|beta)$');
     expect(await page.isHidden('#search-error')).toBe(true);
+    // History under a regex is filtered by the gateway (GET /api/logs?regex=…), not page by page here.
+    const [, regexDownload] = await Promise.all([
+      page.waitForRequest((r) => r.url().includes('/api/logs?') && new URL(r.url()).searchParams.get('regex') === '^(alpha|beta)$'),
+      page.waitForEvent('download'),
+      page.click('#download'),
+    ]);
+    const savedByRegex = readFileSync((await regexDownload.path())!, 'utf8').trim().split('\n');
+    expect(savedByRegex.map((l) => (JSON.parse(l) as { message: string }).message)).toEqual(['alpha', 'beta']);
     expect(errors).toEqual([]);
     await page.context().close();
   });

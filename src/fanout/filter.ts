@@ -3,7 +3,7 @@ import type { AppRegistry } from '../apps/types.js';
 import { GatewayError } from '../errors.js';
 import type { Entry, Level } from '../normalize/entry.js';
 import { parseLevelAlias } from '../normalize/level.js';
-import { compileFilter } from '../store/query.js';
+import { compileFilter, compileRegex } from '../store/query.js';
 
 /** What a live subscriber asked for (WebSocket `subscribe`, SSE query, Logplex session). */
 export interface SubscriptionSpec {
@@ -26,8 +26,6 @@ export interface CompiledSubscription {
   apps: string[] | null;
   matches(entry: Entry): boolean;
 }
-
-const MAX_REGEX_LENGTH = 512;
 
 /**
  * Checks a subscription against the token and compiles its filter. Throws GatewayError with the
@@ -64,15 +62,8 @@ export async function compileSubscription(spec: SubscriptionSpec, grant: TokenGr
     else levels = parsed;
   }
 
-  let regex: RegExp | undefined;
-  if (spec.regex) {
-    if (spec.regex.length > MAX_REGEX_LENGTH) throw new GatewayError('invalid_regex', 400, `regex longer than ${MAX_REGEX_LENGTH} characters`);
-    try {
-      regex = new RegExp(spec.regex);
-    } catch (err) {
-      throw new GatewayError('invalid_regex', 400, (err as Error).message);
-    }
-  }
+  // Checked here, so a bad regex is refused when subscribing, not on the first entry.
+  if (spec.regex) compileRegex(spec.regex);
 
   const base = compileFilter({
     appIds: apps ?? undefined,
@@ -81,9 +72,7 @@ export async function compileSubscription(spec: SubscriptionSpec, grant: TokenGr
     source: spec.source || undefined,
     proc: spec.proc || undefined,
     search: spec.search || undefined,
+    regex: spec.regex || undefined,
   });
-  return {
-    apps,
-    matches: regex ? (e) => base(e) && regex.test(e.message) : base,
-  };
+  return { apps, matches: base };
 }

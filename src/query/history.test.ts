@@ -76,6 +76,17 @@ describe('GET /api/logs', () => {
     expect(page.entries.map((e) => e.proc)).toEqual(['worker.1', 'web.2']);
   });
 
+  it('filters by a regular expression on the message, and refuses one that does not compile', async () => {
+    const page = await get(`regex=${encodeURIComponent('^(Error R\\d+|processing job \\d+)')}`);
+    expect(page.total).toBe(2);
+    expect(page.entries.map((e) => e.message)).toEqual(['processing job 42', 'Error R14 (Memory quota exceeded)']);
+    for (const bad of ['(unclosed', 'x'.repeat(513)]) {
+      const res = await gw.app.request(`/api/logs?regex=${encodeURIComponent(bad)}`, { headers: { Authorization: `Bearer ${gw.a.read}` } });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toBe('invalid_regex');
+    }
+  });
+
   it('lets the admin token read every app or one, and refuses another app\'s read token with 403', async () => {
     expect((await get('', ADMIN_TOKEN)).total).toBe(6);
     expect((await get('app_id=app-b', ADMIN_TOKEN)).total).toBe(1);

@@ -6,6 +6,7 @@ import { GatewayError } from '../errors.js';
 import { canRead, requireGrant } from '../http/auth.js';
 import { LEVELS, type Level } from '../normalize/entry.js';
 import { parseLevelAlias } from '../normalize/level.js';
+import { compileRegex } from '../store/query.js';
 import type { QueryFilter } from '../store/types.js';
 
 /**
@@ -64,6 +65,7 @@ export function parseFilter(c: Context, grant: TokenGrant, maxLimit: number): Qu
     batchId: q('batch_id'),
     userAgent: q('user_agent'),
     search: q('search'),
+    regex: q('regex'),
     limit: intParam(q('limit'), 'limit', 100, 1, maxLimit),
     offset: intParam(q('offset'), 'offset', 0, 0, Number.MAX_SAFE_INTEGER),
   };
@@ -82,6 +84,7 @@ export function parseFilter(c: Context, grant: TokenGrant, maxLimit: number): Qu
   if (from) filter.dateFrom = dateParam(from, 'date_from', false);
   const to = q('date_to');
   if (to) filter.dateTo = dateParam(to, 'date_to', true);
+  if (filter.regex !== undefined) compileRegex(filter.regex); // 400 invalid_regex before any read
   for (const key of Object.keys(filter) as (keyof QueryFilter)[]) if (filter[key] === undefined) delete filter[key];
   return filter;
 }

@@ -1,5 +1,22 @@
+import { GatewayError } from '../errors.js';
 import { levelRank, LEVELS, type Entry } from '../normalize/entry.js';
 import type { QueryFilter } from './types.js';
+
+/** Longest `regex` filter accepted (history queries and live tails alike). */
+export const MAX_REGEX_LENGTH = 512;
+
+/**
+ * A user's `regex` filter, compiled: a JavaScript regular expression without flags, tested against
+ * `message`. Throws GatewayError `invalid_regex` (400) when it is too long or does not compile.
+ */
+export function compileRegex(source: string): RegExp {
+  if (source.length > MAX_REGEX_LENGTH) throw new GatewayError('invalid_regex', 400, `regex longer than ${MAX_REGEX_LENGTH} characters`);
+  try {
+    return new RegExp(source);
+  } catch (err) {
+    throw new GatewayError('invalid_regex', 400, (err as Error).message);
+  }
+}
 
 /**
  * The query semantics every Store shares: one predicate, one order, one page selection.
@@ -25,6 +42,7 @@ function given(value: string | undefined): value is string {
  * - `proc`: like `heroku logs --dyno`: a name without a dot (`web`) matches `web` and `web.<n>`
  *   (not `webhook.1`); a name with a dot (`web.1`) matches only itself.
  * - `search` (message), `userAgent`, `category`: case-insensitive substring.
+ * - `regex`: a JavaScript regular expression ({@link compileRegex}) that `message` matches.
  * - `minLevel`: `levelRank(level) >= levelRank(minLevel)`; `levels`: level is in the list. Both
  *   given: both apply.
  * - `dateFrom`/`dateTo`: inclusive bounds compared as strings, which is time order for the 27-char
@@ -54,6 +72,7 @@ export function compileFilter(filter: Omit<QueryFilter, 'limit' | 'offset'>): En
   const category = given(filter.category) ? filter.category.toLowerCase() : undefined;
   const dateFrom = given(filter.dateFrom) ? filter.dateFrom : undefined;
   const dateTo = given(filter.dateTo) ? filter.dateTo : undefined;
+  const regex = given(filter.regex) ? compileRegex(filter.regex) : undefined;
 
   return function matches(e: Entry): boolean {
     if (apps !== undefined && !apps.has(e.app_id)) return false;
@@ -77,6 +96,7 @@ export function compileFilter(filter: Omit<QueryFilter, 'limit' | 'offset'>): En
     }
     // Last: the only test that allocates (a lower-cased copy of the message).
     if (search !== undefined && !e.message.toLowerCase().includes(search)) return false;
+    if (regex !== undefined && !regex.test(e.message)) return false;
     return true;
   };
 }

@@ -212,6 +212,8 @@ export function describeStoreContract(
         { title: 'matches a single dyno when the dyno number is given', filter: () => ({ appIds: [a], proc: 'web.1' }), expected: ['e1'] },
         { title: 'matches a process name without a dot exactly', filter: () => ({ appIds: [a], proc: 'router' }), expected: ['e3'] },
         { title: 'finds a message by a substring in any case', filter: () => ({ appIds: [a], search: 'charge' }), expected: ['e4', 'e2'] },
+        { title: 'finds a message by a regular expression, case as written', filter: () => ({ appIds: [a], regex: '^(Charge|webhook) [a-zA-Z]+ ' }), expected: ['e4', 'e2'] },
+        { title: 'combines a regular expression with the other filters', filter: () => ({ appIds: [a], regex: 'CHARGE|GET', minLevel: 'WARN' }), expected: ['e4', 'e3'] },
         { title: 'finds a user agent by a substring in any case', filter: () => ({ appIds: [a], userAgent: 'BILLINGSERVICE' }), expected: ['e2', 'e1'] },
         { title: 'narrows a user agent to a version', filter: () => ({ appIds: [a], userAgent: '/2.2' }), expected: ['e2'] },
         { title: 'matches the environment exactly', filter: () => ({ appIds: [a], environment: 'production' }), expected: ['e2', 'e1'] },

@@ -69,6 +69,8 @@ export interface QueryFilter {
   dateTo?: string;
   /** Case-insensitive substring of `message`. */
   search?: string;
+  /** A JavaScript regular expression `message` must match (see `compileRegex`). */
+  regex?: string;
   /** Page size (default 100, max 1000) and offset, newest first. */
   limit: number;
   offset: number;

@@ -789,9 +789,9 @@ class Dashboard {
     return { total: body.total ?? 0, entries: body.entries ?? [] };
   }
 
-  /** Filters a page by the regex (`GET /api/logs` has none), dropping entries already shown. */
-  pageRows(entries: Entry[], regex: RegExp | undefined): Entry[] {
-    return entries.filter((e) => !this.ids.has(e.id) && (!regex || regex.test(e.message)));
+  /** A page without the entries already shown (the gateway applied every filter, regex included). */
+  pageRows(entries: Entry[]): Entry[] {
+    return entries.filter((e) => !this.ids.has(e.id));
   }
 
   /** Scrolled to the top: the page before the oldest row, from `GET /api/logs`. */
@@ -800,9 +800,8 @@ class Dashboard {
     if (o.loading || o.done || this.phase === 'history' || this.phase === 'off') return;
     const oldest = this.rows.find((r) => r.entry)?.entry;
     if (!oldest) return;
-    let regex: RegExp | undefined;
     try {
-      regex = regexOf(this.state);
+      regexOf(this.state); // an invalid regex is already reported; do not ask for pages
     } catch {
       return;
     }
@@ -824,7 +823,7 @@ class Dashboard {
       if (this.older !== o) return; // the view changed meanwhile
       o.offset += entries.length;
       if (entries.length < PAGE) o.done = true;
-      const fresh = this.pageRows(entries, regex).reverse();
+      const fresh = this.pageRows(entries).reverse();
       this.prependRows(fresh.map((e) => rowOf(e, 0, stripAnsi)));
       this.el.olderNote.textContent = o.done ? 'start of the retained history' : '';
       this.el.olderNote.hidden = !o.done;
@@ -867,9 +866,8 @@ class Dashboard {
     o.loading = true;
     this.resetRows();
     this.older = o;
-    let regex: RegExp | undefined;
     try {
-      regex = regexOf(this.state);
+      regexOf(this.state);
     } catch (err) {
       this.showSearchError(`Invalid regex: ${(err as Error).message}`);
       o.loading = false;
@@ -885,7 +883,7 @@ class Dashboard {
       o.anchor = to;
       o.offset = entries.length;
       o.done = entries.length < 500;
-      this.replaceRows(this.pageRows(entries, regex).reverse());
+      this.replaceRows(this.pageRows(entries).reverse());
       this.older = o;
       this.following = true;
       this.el.olderNote.hidden = !o.done;
@@ -900,9 +898,8 @@ class Dashboard {
   /** Saves what the filter selects (the whole retained history, not only the buffer) as NDJSON. */
   async download(): Promise<void> {
     const btn = this.el.download;
-    let regex: RegExp | undefined;
     try {
-      regex = regexOf(this.state);
+      regexOf(this.state);
     } catch (err) {
       this.showSearchError(`Invalid regex: ${(err as Error).message}`);
       return;
@@ -918,7 +915,7 @@ class Dashboard {
       for (let offset = 0; offset < 1_000_000; ) {
         params.set('offset', String(offset));
         const { total, entries } = await this.api(params);
-        const kept = entries.filter((e) => !seen.has(e.id) && (!regex || regex.test(e.message)));
+        const kept = entries.filter((e) => !seen.has(e.id));
         for (const e of kept) seen.add(e.id);
         pages.push(kept);
         offset += entries.length;

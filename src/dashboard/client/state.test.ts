@@ -61,13 +61,16 @@ describe('URL state', () => {
     expect(toQuery(defaultState())).toBe('');
   });
 
-  it('sends filters to the gateway; search only in filter mode; GET /api/logs params without regex', () => {
+  it('sends filters to the gateway; search and regex only in filter mode, to the live tail and GET /api/logs alike', () => {
     const s = parseQuery('?app=shop&level=error,fatal&proc=web&search=x');
     expect(subscription(s)).toEqual({ apps: ['shop'], levels: ['error'], proc: 'web', search: 'x' }); // error = error and above
     expect(subscription({ ...s, mode: 'highlight' })).toEqual({ apps: ['shop'], levels: ['error'], proc: 'web' });
     expect(subscription({ ...s, regex: true })).toMatchObject({ regex: 'x' });
     expect(historyParams({ ...s, from: '2025-01-01T00:00:00.000Z' }).toString()).toBe('app_id=shop&level=error&proc=web&search=x&date_from=2025-01-01T00%3A00%3A00.000Z');
-    expect(historyParams({ ...s, regex: true }).has('search')).toBe(false);
+    const regexParams = historyParams({ ...s, regex: true });
+    expect(regexParams.has('search')).toBe(false);
+    expect(regexParams.get('regex')).toBe('x');
+    expect(historyParams({ ...s, regex: true, mode: 'highlight' }).has('regex')).toBe(false);
   });
 });
 

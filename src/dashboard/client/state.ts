@@ -134,8 +134,8 @@ export function subscription(s: ViewState): Record<string, unknown> {
 }
 
 /**
- * `GET /api/logs` parameters for a state (no regex there: the caller applies it, see
- * {@link regexOf}). `from`/`to` bound the window.
+ * `GET /api/logs` parameters for a state: the same filters as the live subscription (search or
+ * regex only in filter mode). `from`/`to` bound the window.
  */
 export function historyParams(s: ViewState): URLSearchParams {
   const q = new URLSearchParams();
@@ -144,7 +144,7 @@ export function historyParams(s: ViewState): URLSearchParams {
   if (level) q.set('level', level);
   if (s.source) q.set('source', s.source);
   if (s.proc) q.set('proc', s.proc);
-  if (s.query && !s.regex && s.mode === 'filter') q.set('search', s.query);
+  if (s.query && s.mode === 'filter') q.set(s.regex ? 'regex' : 'search', s.query);
   if (s.from) q.set('date_from', s.from);
   if (s.to) q.set('date_to', s.to);
   return q;
