@@ -6,10 +6,18 @@ import { createBackend } from './backend.js';
 import { startGateway } from './gateway.js';
 import { createLogger } from './log.js';
 
+/** The V8 flag that turns excessive regex backtracking into a linear-time match (see README). */
+const REGEX_FALLBACK_FLAG = '--enable-experimental-regexp-engine-on-excessive-backtracks';
+
 /** Process entry: config → store → apps → HTTP app → serve; SIGTERM drains and exits. */
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  if (!process.execArgv.includes(REGEX_FALLBACK_FLAG)) {
+    // Live-tail and history filters take user regexes: without V8's linear-time fallback one
+    // catastrophically backtracking pattern can freeze the process for minutes.
+    logger.warn({ flag: REGEX_FALLBACK_FLAG }, 'node runs without the regex backtracking guard; npm start, the Procfile and the Dockerfile pass it');
+  }
   const hasConfigFile = existsSync(config.configPath);
   const backend = await createBackend(config, logger);
   const { store, apps } = backend;

@@ -20,7 +20,8 @@ export interface GatewayProcess {
  * says where it listens. The process is killed if it does not come up in time.
  */
 export function startGatewayProcess(env: Record<string, string>, timeoutMs = 20_000): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  // The node flags of `npm start` that change behaviour (the linear-time regex fallback).
+  const child = spawn(process.execPath, ['--enable-experimental-regexp-engine-on-excessive-backtracks', '--import', 'tsx', 'src/main.ts'], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
