@@ -7,22 +7,50 @@ export const MAX_REGEX_LENGTH = 512;
 
 /**
  * A user's `regex` filter, compiled: a JavaScript regular expression without flags, tested against
- * `message`. Throws GatewayError `invalid_regex` (400) when it is too long or does not compile.
+ * `message`. Throws GatewayError `invalid_regex` (400) when it is too long, does not compile, or
+ * uses a backreference or a lookaround: those need V8's backtracking engine, which one pattern can
+ * hold for hours, while everything else falls back to its linear-time engine under the
+ * `--enable-experimental-regexp-engine-on-excessive-backtracks` flag the gateway runs with.
  */
 export function compileRegex(source: string): RegExp {
   if (source.length > MAX_REGEX_LENGTH) throw new GatewayError('invalid_regex', 400, `regex longer than ${MAX_REGEX_LENGTH} characters`);
+  let regex: RegExp;
   try {
-    return new RegExp(source);
+    regex = new RegExp(source);
   } catch (err) {
     throw new GatewayError('invalid_regex', 400, (err as Error).message);
   }
+  const unsafe = backtrackingOnlyFeature(source);
+  if (unsafe) throw new GatewayError('invalid_regex', 400, `${unsafe} is not supported in filters (it cannot run in linear time)`);
+  return regex;
 }
 
-/**
- * The query semantics every Store shares: one predicate, one order, one page selection.
- * The memory store scans its rings with these; the Redis store uses the same functions on what it
- * reads back, so both answer a filter the same way (the contract suite checks it).
- */
+/** The first backreference or lookaround of a (valid) pattern's source, named; null when none. */
+function backtrackingOnlyFeature(source: string): string | null {
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') {
+      const next = source[i + 1];
+      if (!inClass && next !== undefined && next >= '1' && next <= '9') return `a backreference (\\${next})`;
+      if (!inClass && next === 'k' && source[i + 2] === '<') return 'a named backreference (\\k<…>)';
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      continue;
+    }
+    if (c === '[') inClass = true;
+    else if (c === '(' && source[i + 1] === '?') {
+      const a = source[i + 2];
+      const b = source[i + 3];
+      if (a === '=' || a === '!') return 'a lookahead';
+      if (a === '<' && (b === '=' || b === '!')) return 'a lookbehind';
+    }
+  }
+  return null;
+}
 
 /** A compiled filter: true when the entry matches every field given in the QueryFilter. */
 export type EntryPredicate = (entry: Entry) => boolean;
