@@ -25,6 +25,11 @@ export interface CompiledSubscription {
   /** The apps followed, or null for every app (admin without a list). */
   apps: string[] | null;
   matches(entry: Entry): boolean;
+  /**
+   * Equal for subscriptions that select the same entries: the hub tests such a filter once per
+   * entry for all of them. Absent: the subscription is grouped with no other.
+   */
+  key?: string;
 }
 
 /**
@@ -74,5 +79,14 @@ export async function compileSubscription(spec: SubscriptionSpec, grant: TokenGr
     search: spec.search || undefined,
     regex: spec.regex || undefined,
   });
-  return { apps, matches: base };
+  const key = JSON.stringify([
+    apps === null ? null : [...apps].sort(),
+    minLevel ?? null,
+    levels === undefined ? null : [...new Set(levels)].sort(),
+    spec.source || null,
+    spec.proc || null,
+    spec.search || null,
+    spec.regex || null,
+  ]);
+  return { apps, matches: base, key };
 }

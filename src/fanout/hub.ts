@@ -34,8 +34,12 @@ export interface Backfill {
  * subscriber's queue never waits on its socket: slow clients cannot slow ingest or each other.
  */
 export class Hub {
-  private readonly byApp = new Map<string, Set<Subscriber>>();
-  private readonly allApps = new Set<Subscriber>();
+  /** Subscribers grouped by filter (`CompiledSubscription.key`): each filter runs once per entry. */
+  private readonly groups = new Map<string, Group>();
+  private readonly groupOf = new Map<Subscriber, Group>();
+  private readonly byApp = new Map<string, Set<Group>>();
+  private readonly allApps = new Set<Group>();
+  private anonymousKeys = 0;
   private readonly inbox: Entry[][] = [];
   /** Position in the first inbox batch (a large batch is delivered over several turns). */
   private inboxPos = 0;
@@ -55,9 +59,7 @@ export class Hub {
 
   /** Subscribers attached now. */
   get size(): number {
-    let n = this.allApps.size;
-    for (const set of this.byApp.values()) n += set.size;
-    return n;
+    return this.groupOf.size;
   }
 
   /**
@@ -83,13 +85,11 @@ export class Hub {
   /** Removes a subscriber (closed connection, unsubscribe, replaced subscription). */
   detach(sub: Subscriber): void {
     sub.detach();
-    if (sub.filter.apps === null) this.allApps.delete(sub);
-    else {
-      for (const app of sub.filter.apps) {
-        const set = this.byApp.get(app);
-        set?.delete(sub);
-        if (set?.size === 0) this.byApp.delete(app);
-      }
+    const group = this.groupOf.get(sub);
+    this.groupOf.delete(sub);
+    if (group) {
+      group.subs.delete(sub);
+      if (group.subs.size === 0) this.removeGroup(group);
     }
     if (this.size === 0 && this.following && !this.idleTimer) {
       // Without subscribers the process stops reading the firehose (an ingest-heavy process
@@ -131,13 +131,11 @@ export class Hub {
     let queued = 0;
     let sent = 0;
     let dropped = 0;
-    const each = (s: Subscriber) => {
+    for (const s of this.groupOf.keys()) {
       queued += s.queued;
       sent += s.sent;
       dropped += s.droppedTotal;
-    };
-    this.allApps.forEach(each);
-    for (const set of this.byApp.values()) set.forEach(each);
+    }
     return { subscribed: this.size, queued, sent, dropped };
   }
 
@@ -148,14 +146,33 @@ export class Hub {
   }
 
   private add(sub: Subscriber): void {
-    if (sub.filter.apps === null) {
-      this.allApps.add(sub);
-      return;
+    const key = sub.filter.key ?? `#${++this.anonymousKeys}`;
+    let group = this.groups.get(key);
+    if (!group) {
+      group = new Group(key, sub.filter);
+      this.groups.set(key, group);
+      if (sub.filter.apps === null) this.allApps.add(group);
+      else {
+        for (const app of sub.filter.apps) {
+          let set = this.byApp.get(app);
+          if (!set) this.byApp.set(app, (set = new Set()));
+          set.add(group);
+        }
+      }
     }
-    for (const app of sub.filter.apps) {
-      let set = this.byApp.get(app);
-      if (!set) this.byApp.set(app, (set = new Set()));
-      set.add(sub);
+    group.subs.add(sub);
+    this.groupOf.set(sub, group);
+  }
+
+  private removeGroup(group: Group): void {
+    this.groups.delete(group.key);
+    if (group.filter.apps === null) this.allApps.delete(group);
+    else {
+      for (const app of group.filter.apps) {
+        const set = this.byApp.get(app);
+        set?.delete(group);
+        if (set?.size === 0) this.byApp.delete(app);
+      }
     }
   }
 
@@ -172,7 +189,7 @@ export class Hub {
    */
   private deliver(): void {
     this.scheduled = false;
-    const touched = new Set<Subscriber>();
+    const touched: Group[] = [];
     // The entries of this turn: the subscribers that get the same ones share their frames.
     const chunk = new Chunk();
     let budget = DELIVER_CHUNK;
@@ -182,19 +199,21 @@ export class Hub {
       for (let i = this.inboxPos; i < end; i++) {
         const entry = batch[i]!;
         const forApp = this.byApp.get(entry.app_id);
-        if ((!forApp || forApp.size === 0) && this.allApps.size === 0) continue;
+        if (forApp === undefined && this.allApps.size === 0) continue;
         let json: string | undefined;
-        if (forApp) {
-          for (const sub of forApp) {
-            if (!sub.filter.matches(entry)) continue;
-            sub.offer(entry, (json ??= JSON.stringify(entry)), chunk);
-            touched.add(sub);
+        if (forApp !== undefined) {
+          for (const g of forApp) {
+            if (!g.filter.matches(entry)) continue;
+            if (g.entries.length === 0) touched.push(g);
+            g.entries.push(entry);
+            g.jsons.push((json ??= JSON.stringify(entry)));
           }
         }
-        for (const sub of this.allApps) {
-          if (!sub.filter.matches(entry)) continue;
-          sub.offer(entry, (json ??= JSON.stringify(entry)), chunk);
-          touched.add(sub);
+        for (const g of this.allApps) {
+          if (!g.filter.matches(entry)) continue;
+          if (g.entries.length === 0) touched.push(g);
+          g.entries.push(entry);
+          g.jsons.push((json ??= JSON.stringify(entry)));
         }
       }
       budget -= end - this.inboxPos;
@@ -205,16 +224,17 @@ export class Hub {
         this.inboxPos = end;
       }
     }
-    for (const sub of touched) sub.flush();
+    for (const g of touched) {
+      const { jsons, entries } = g;
+      g.jsons = [];
+      g.entries = [];
+      for (const sub of g.subs) sub.offerAll(jsons, entries, chunk);
+    }
     if (this.inbox.length > 0) this.schedule();
   }
 
   private checkSlow(): void {
-    const check = (sub: Subscriber) => {
-      if (sub.checkSlow()) this.detach(sub);
-    };
-    this.allApps.forEach(check);
-    for (const set of this.byApp.values()) set.forEach(check);
+    for (const sub of [...this.groupOf.keys()]) if (sub.checkSlow()) this.detach(sub);
   }
 
   /** Reads what a subscriber gets before live entries: its history, or what followed `sinceId`. */
@@ -246,4 +266,16 @@ export class Hub {
     if (perApp.length > 1) matching.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return { entries: matching.slice(Math.max(0, matching.length - history)) };
   }
+}
+
+/** Subscribers with one filter, and the entries of the current turn that it matched. */
+class Group {
+  readonly subs = new Set<Subscriber>();
+  jsons: string[] = [];
+  entries: Entry[] = [];
+
+  constructor(
+    readonly key: string,
+    readonly filter: CompiledSubscription,
+  ) {}
 }

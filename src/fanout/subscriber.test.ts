@@ -135,3 +135,42 @@ describe('Subscriber', () => {
     expect(behind.delivered()).toEqual(lists.flat().map((e) => e.id));
   });
 });
+
+describe('Subscriber.offerAll (a filter group\'s entries of one chunk)', () => {
+  const jsonsOf = (list: Entry[]) => list.map((e) => JSON.stringify(e));
+
+  it('writes a caught-up subscriber\'s entries at once, in batches of batchMax', () => {
+    const f = fakeSink();
+    const sub = new Subscriber(all, f.sink, limits);
+    sub.startLive([]);
+    const live = entries(120);
+    sub.offerAll(jsonsOf(live), live, new Chunk());
+    expect(f.out.filter((o) => o.kind === 'entries').map((o) => (o as { ids: string[] }).ids.length)).toEqual([50, 50, 20]);
+    expect(f.delivered()).toEqual(live.map((e) => e.id));
+    expect(sub.queued).toBe(0);
+  });
+
+  it('queues what the socket cannot take and delivers it in order once it drains', () => {
+    const f = fakeSink();
+    const sub = new Subscriber(all, f.sink, limits);
+    sub.startLive([]);
+    f.state.blocked = true;
+    const first = entries(30);
+    sub.offerAll(jsonsOf(first), first, new Chunk());
+    expect(sub.queued).toBe(30);
+    const second = entries(30);
+    sub.offerAll(jsonsOf(second), second, new Chunk()); // queued behind, never ahead
+    f.unblock();
+    expect(f.delivered()).toEqual([...first, ...second].map((e) => e.id));
+  });
+
+  it('skips, right after its history, the live entries the history already held', () => {
+    const f = fakeSink();
+    const sub = new Subscriber(all, f.sink, limits);
+    const history = entries(3);
+    sub.startLive(history);
+    const live = [history[2]!, ...entries(2)];
+    sub.offerAll(jsonsOf(live), live, new Chunk());
+    expect(f.delivered()).toEqual([...history, ...live.slice(1)].map((e) => e.id));
+  });
+});

@@ -50,6 +50,7 @@ export class Chunk {
 }
 
 function sameEntries(a: Entry[], b: Entry[]): boolean {
+  if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -131,14 +132,48 @@ export class Subscriber {
   startLive(entries: Entry[], gap?: Gap): void {
     if (this.closed) return;
     if (gap) this.sink.writeGap(gap);
-    this.historyIds = new Set(entries.map((e) => e.id));
+    // Without history nothing live can duplicate it: no id set to test every entry against.
+    this.historyIds = entries.length > 0 ? new Set(entries.map((e) => e.id)) : null;
     this.history = { jsons: entries.map((e) => JSON.stringify(e)), entries, pos: 0 };
-    if (this.historyIds.size > 0 && this.queued > 0) {
+    if (this.historyIds && this.queued > 0) {
       // Drop queued live entries that the history already holds.
       const ids = this.historyIds;
       this.queue.retain((e) => !ids.has(e.id));
     }
     this.phase = 'live';
+    this.flush();
+  }
+
+  /**
+   * Offers the matching live entries of one delivery chunk (the same arrays for every subscriber
+   * of a filter group), then writes what the socket takes. A subscriber that is live, caught up
+   * and under its socket's high-water mark writes them straight away in batches of `batchMax`,
+   * without queueing each entry: the common case costs per batch, not per entry. Never blocks.
+   */
+  offerAll(jsons: string[], entries: Entry[], chunk: Chunk): void {
+    if (this.closed) return;
+    let i = 0;
+    if (this.phase === 'live' && this.queue.length === 0 && this.dropped === 0 && this.history === null) {
+      const { socketHighWaterBytes, batchMax } = this.limits;
+      const ids = this.historyIds;
+      while (i < jsons.length && this.sink.buffered() < socketHighWaterBytes) {
+        const end = Math.min(i + batchMax, jsons.length);
+        let batchJsons = i === 0 && end === jsons.length ? jsons : jsons.slice(i, end);
+        let batchEntries = i === 0 && end === jsons.length ? entries : entries.slice(i, end);
+        if (ids !== null) {
+          // Right after the history: skip what it already held.
+          const keep = batchEntries.map((e) => !ids.has(e.id));
+          if (keep.includes(false)) {
+            batchJsons = batchJsons.filter((_, k) => keep[k]);
+            batchEntries = batchEntries.filter((_, k) => keep[k]);
+          }
+        }
+        this.write(batchJsons, batchEntries, chunk);
+        i = end;
+      }
+      if (i === jsons.length) return;
+    }
+    for (; i < jsons.length; i++) this.offer(entries[i]!, jsons[i]!, chunk);
     this.flush();
   }
 
