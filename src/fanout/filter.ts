@@ -3,7 +3,7 @@ import type { AppRegistry } from '../apps/types.js';
 import { GatewayError } from '../errors.js';
 import type { Entry, Level } from '../normalize/entry.js';
 import { parseLevelAlias } from '../normalize/level.js';
-import { compileFilter, compileRegex } from '../store/query.js';
+import { compileFilter } from '../store/query.js';
 
 /** What a live subscriber asked for (WebSocket `subscribe`, SSE query, Logplex session). */
 export interface SubscriptionSpec {
@@ -67,9 +67,7 @@ export async function compileSubscription(spec: SubscriptionSpec, grant: TokenGr
     else levels = parsed;
   }
 
-  // Checked here, so a bad regex is refused when subscribing, not on the first entry.
-  if (spec.regex) compileRegex(spec.regex);
-
+  // compileFilter compiles the regex: a bad one is refused here, when subscribing (invalid_regex).
   const base = compileFilter({
     appIds: apps ?? undefined,
     minLevel,

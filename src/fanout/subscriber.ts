@@ -158,8 +158,10 @@ export class Subscriber {
       const ids = this.historyIds;
       while (i < jsons.length && this.sink.buffered() < socketHighWaterBytes) {
         const end = Math.min(i + batchMax, jsons.length);
-        let batchJsons = i === 0 && end === jsons.length ? jsons : jsons.slice(i, end);
-        let batchEntries = i === 0 && end === jsons.length ? entries : entries.slice(i, end);
+        // The group's own arrays when they fit one batch, so every member passes the same ones.
+        const whole = i === 0 && end === jsons.length;
+        let batchJsons = whole ? jsons : jsons.slice(i, end);
+        let batchEntries = whole ? entries : entries.slice(i, end);
         if (ids !== null) {
           // Right after the history: skip what it already held.
           const keep = batchEntries.map((e) => !ids.has(e.id));

@@ -4,10 +4,9 @@ import type { GatewayDeps } from '../deps.js';
 import { GatewayError } from '../errors.js';
 import { mediaType, readBody } from '../http/body.js';
 import { requireGrant } from '../http/auth.js';
-import { packFrames, receivedAtDate, type SyslogBatch } from '../normalize/syslog-batch.js';
-import { ulidRun } from '../normalize/ulid.js';
+import { receivedAtDate } from '../normalize/syslog-batch.js';
 import { assertIngestEnabled, chargeRate } from './limits.js';
-import { decodeLogplexBody, formatRejects } from './logplex-body.js';
+import { decodeLogplexBody, formatRejects, syslogBatchOf } from './logplex-body.js';
 
 const LOGPLEX_TYPES = new Set(['', 'application/logplex-1', 'application/x-logplex-1', 'text/plain']);
 
@@ -62,19 +61,15 @@ export function drainRoutes(deps: GatewayDeps): Hono {
     const count = decoded.records.length;
     // The request as a syslog batch: the store builds the entries (memory) or keeps the frames
     // and builds them when read (Redis); either way with syslogBatchEntries, so alike.
-    const syslog: SyslogBatch = {
+    const syslog = syslogBatchOf(body, decoded, {
       appId: grant.appId,
       mode: 'drain',
       receivedAt,
-      firstId: ulidRun(count),
-      count,
-      frames: packFrames(body, decoded.frames, decoded.rejectedCount === 0),
       frameId,
       drainToken: c.req.header('logplex-drain-token') || undefined,
       userAgent: c.req.header('user-agent') || undefined,
       tags: queryTags(c.req.queries()),
-      records: decoded.records,
-    };
+    });
     const result = await store.append({
       syslog,
       dedupeKey: frameId ? `frame:${grant.appId}:${frameId}` : undefined,

@@ -1,6 +1,8 @@
 import { splitFrames } from '../decode/octet-frames.js';
 import { parseSyslogFrame } from '../decode/syslog.js';
 import type { Frame, SyslogMode, SyslogRecord } from '../decode/types.js';
+import { packFrames, type SyslogBatch } from '../normalize/syslog-batch.js';
+import { ulidRun } from '../normalize/ulid.js';
 
 /** Options of {@link decodeLogplexBody}. */
 export interface DecodeLogplexOptions {
@@ -51,6 +53,24 @@ export function decodeLogplexBody(body: Buffer, opts: DecodeLogplexOptions): Dec
     }
   }
   return { records, frames: accepted, rejects, rejectedCount, rejectedBytes };
+}
+
+/** What a drain request's batch carries besides its frames: the facts every entry shares. */
+export type DrainFacts = Pick<SyslogBatch, 'appId' | 'mode' | 'receivedAt' | 'frameId' | 'drainToken' | 'userAgent' | 'tags'>;
+
+/**
+ * A decoded body as the syslog batch a store keeps: its accepted frames (the body itself when
+ * nothing was rejected), one ULID run for its entries, and the records already parsed.
+ */
+export function syslogBatchOf(body: Buffer, decoded: DecodedLogplexBody, facts: DrainFacts): SyslogBatch {
+  const count = decoded.records.length;
+  return {
+    ...facts,
+    firstId: ulidRun(count),
+    count,
+    frames: packFrames(body, decoded.frames, decoded.rejectedCount === 0),
+    records: decoded.records,
+  };
 }
 
 /** `truncated=1,bad_sd=2`: the reject counts as one header value. */

@@ -6,7 +6,6 @@ import { GatewayError } from '../errors.js';
 import { canRead, requireGrant } from '../http/auth.js';
 import { LEVELS, type Level } from '../normalize/entry.js';
 import { parseLevelAlias } from '../normalize/level.js';
-import { compileRegex } from '../store/query.js';
 import type { QueryFilter } from '../store/types.js';
 
 /**
@@ -84,7 +83,6 @@ export function parseFilter(c: Context, grant: TokenGrant, maxLimit: number): Qu
   if (from) filter.dateFrom = dateParam(from, 'date_from', false);
   const to = q('date_to');
   if (to) filter.dateTo = dateParam(to, 'date_to', true);
-  if (filter.regex !== undefined) compileRegex(filter.regex); // 400 invalid_regex before any read
   for (const key of Object.keys(filter) as (keyof QueryFilter)[]) if (filter[key] === undefined) delete filter[key];
   return filter;
 }

@@ -2,10 +2,9 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { formatMicros, nowMicros } from '../decode/timestamp.js';
-import { decodeLogplexBody } from '../ingest/logplex-body.js';
+import { decodeLogplexBody, syslogBatchOf } from '../ingest/logplex-body.js';
 import { EntrySchema, type Entry } from '../normalize/entry.js';
-import { packFrames, receivedAtDate, syslogBatchEntries, type SyslogBatch } from '../normalize/syslog-batch.js';
-import { ulidRun } from '../normalize/ulid.js';
+import { receivedAtDate, syslogBatchEntries, type SyslogBatch } from '../normalize/syslog-batch.js';
 import type { QueryFilter, Store } from './types.js';
 
 /**
@@ -607,16 +606,7 @@ export function drainBatch(
 ): SyslogBatch {
   const receivedAt = nowMicros();
   const decoded = decodeLogplexBody(body, { mode: 'drain', maxFrameBytes: 10240, receivedAt: receivedAtDate(receivedAt) });
-  return {
-    appId,
-    mode: 'drain',
-    receivedAt,
-    firstId: ulidRun(decoded.records.length),
-    count: decoded.records.length,
-    frames: packFrames(body, decoded.frames, decoded.rejectedCount === 0),
-    records: decoded.records,
-    ...extra,
-  };
+  return syslogBatchOf(body, decoded, { appId, mode: 'drain', receivedAt, ...extra });
 }
 
 function sleep(ms: number): Promise<void> {
