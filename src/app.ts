@@ -1,4 +1,5 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
+import { routePath } from 'hono/route';
 import { appRoutes } from './apps/routes.js';
 import { dashboardRoutes } from './dashboard/route.js';
 import type { GatewayDeps } from './deps.js';
@@ -6,6 +7,8 @@ import { GatewayError } from './errors.js';
 import { drainRoutes } from './ingest/drain.js';
 import { jsonLogRoutes } from './ingest/json-logs.js';
 import { logplexInputRoutes } from './ingest/logplex-input.js';
+import { timedStore } from './ops/metrics.js';
+import { metricsRoutes } from './ops/route.js';
 import { historyRoutes } from './query/history.js';
 import type { Hub } from './fanout/hub.js';
 import { sessionRoutes } from './fanout/sessions.js';
@@ -18,17 +21,38 @@ import { sseRoutes } from './fanout/sse.js';
  */
 export function createApp(deps: GatewayDeps, hub?: Hub): Hono {
   const app = new Hono();
+  const { metrics } = deps;
+  // Store writes are timed here, in one place, whichever route writes.
+  if (metrics) deps = { ...deps, store: timedStore(deps.store, metrics) };
 
   app.onError((err, c) => {
     if (err instanceof GatewayError) {
+      if (metrics) countError(c, err.status, err.code);
       for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
       return c.json({ error: err.code, message: err.message }, err.status as 400);
     }
+    if (metrics) countError(c, 500, 'internal');
     // Unknown faults: log the error (never the request's headers: they carry tokens).
     deps.logger.error({ err, method: c.req.method, path: c.req.path }, 'unhandled error');
     return c.json({ error: 'internal', message: 'internal error' }, 500);
   });
   app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404));
+
+  /** Auth failures on any route; ingest requests refused as a whole (labels: codes, templates). */
+  const countError = (c: Context, status: number, code: string) => {
+    const route = routePath(c);
+    if (status === 401 || status === 403) metrics!.authFailures(route, code);
+    else if (c.req.method === 'POST' && INGEST_ROUTES.has(route)) metrics!.rejectedRequest(route, code);
+  };
+  if (metrics) {
+    // Every request by method, route template (never the raw path: bounded labels) and status.
+    app.use(async (c, next) => {
+      const own = c.req.routeIndex;
+      await next();
+      metrics.requests(c.req.method, c.req.routeIndex === own ? 'unmatched' : routePath(c), c.res.status);
+    });
+    app.route('/', metricsRoutes(deps.config, metrics));
+  }
 
   app.get('/healthcheck', (c) => c.text('OK'));
   app.get('/health', async (c) => {
@@ -59,3 +83,6 @@ export function createApp(deps: GatewayDeps, hub?: Hub): Hono {
   app.route('/', dashboardRoutes(deps));
   return app;
 }
+
+/** The ingest routes' templates (POST), for `sluice_ingest_rejected_requests_total`. */
+const INGEST_ROUTES = new Set(['/drain', '/heroku/api/v1/drain', '/logs', '/api/logs']);

@@ -15,6 +15,7 @@ const EnvSchema = z.object({
   PORT: int(9000, 0, 65535),
   HOST: z.string().optional(),
   ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional(),
+  METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
   SLUICE_CONFIG: z.string().default('sluice.config.json'),
   PUBLIC_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -74,6 +75,8 @@ export interface Config {
   /** Address to bind; resolved by {@link resolveBindHost} when not set explicitly. */
   host?: string;
   adminToken?: string;
+  /** Bearer token `GET /metrics` requires (the admin token works too); unset: /metrics is open. */
+  metricsToken?: string;
   configPath: string;
   /** Base URL used in drain URLs handed out by `POST /api/apps`; else taken from the request. */
   publicUrl?: string;
@@ -178,6 +181,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     host: e.HOST,
     adminToken: e.ADMIN_TOKEN,
+    metricsToken: e.METRICS_TOKEN,
     configPath: e.SLUICE_CONFIG,
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     logLevel: e.LOG_LEVEL,

@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import type { GatewayDeps } from './deps.js';
 import { Hub } from './fanout/hub.js';
 import { attachWebSocket, type WebSocketEndpoint } from './fanout/websocket.js';
+import { createGatewayMetrics } from './ops/metrics.js';
 
 /** Options of {@link startGateway}. */
 export interface StartGatewayOptions {
@@ -53,6 +54,8 @@ export function startGateway(opts: StartGatewayOptions): RunningGateway {
         listApps: async () => (await apps.list()).map((a) => a.id),
       })
     : undefined;
+  // Prometheus metrics (GET /metrics); the gauges read the store, the hub and /ws at scrape time.
+  deps.metrics = createGatewayMetrics({ store, fanout: hub, connections: hub ? () => ws?.connections() ?? 0 : undefined });
   const server = serve({ fetch: createApp(deps, hub).fetch, port: opts.port, hostname: opts.host }, (info) =>
     opts.onListening?.(info.port),
   ) as unknown as Server;

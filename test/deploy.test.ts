@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { CONFIG_VARIABLES, loadConfig } from '../src/config.js';
 
 const read = (name: string) => readFileSync(new URL(`../${name}`, import.meta.url), 'utf8');
 
@@ -17,5 +18,23 @@ describe('deployment files', () => {
     expect(flags(docker)).toEqual(flags(npmStart));
     // The guard against catastrophic regex backtracking in user filters (README, "Production").
     expect(flags(npmStart)).toContain('--enable-experimental-regexp-engine-on-excessive-backtracks');
+  });
+
+  it('app.json: Heroku Redis, and only variables the gateway reads, with values it accepts', () => {
+    interface EnvVar { description?: string; value?: string; generator?: string; required?: boolean }
+    const app = JSON.parse(read('app.json')) as { env: Record<string, EnvVar>; addons: ({ plan: string } | string)[] };
+    expect(app.addons.map((a) => (typeof a === 'string' ? a : a.plan))).toContain('heroku-redis:mini');
+    for (const [name, v] of Object.entries(app.env)) {
+      expect(CONFIG_VARIABLES, name).toContain(name);
+      expect(v.description, name).toBeTruthy();
+    }
+    expect(app.env.METRICS_TOKEN?.generator).toBe('secret');
+    expect(app.env.REDIS_TLS_REJECT_UNAUTHORIZED?.value).toBe('false');
+    // What a Heroku deploy starts with (generator: secret gives 64 hex characters; the add-on sets REDIS_URL).
+    const env: Record<string, string> = { REDIS_URL: 'rediss://:p@ec2-1-2-3-4.compute-1.amazonaws.com:6380', PORT: '31337' };
+    for (const [name, v] of Object.entries(app.env)) env[name] = v.generator === 'secret' ? 'f'.repeat(64) : (v.value ?? '');
+    const config = loadConfig(env);
+    expect(config.redis?.tlsRejectUnauthorized).toBe(false);
+    expect(config.metricsToken).toHaveLength(64);
   });
 });

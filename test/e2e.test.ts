@@ -6,6 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basic, frame } from './support/gateway.js';
+import { sample } from './support/metrics.js';
 import { startGatewayProcess, type GatewayProcess } from './support/process.js';
 
 /**
@@ -15,6 +16,7 @@ import { startGatewayProcess, type GatewayProcess } from './support/process.js';
 const ADMIN = 'e2e-admin-token-0123456789abcdef';
 const INGEST = 't.e2e00000-0000-4000-8000-000000000001';
 const READ = 'r.e2e00000-0000-4000-8000-000000000002';
+const METRICS = 'e2e-metrics-token-0123456789abcdef';
 
 async function call(gw: GatewayProcess, method: string, path: string, opts: { headers?: Record<string, string>; body?: string | Buffer } = {}) {
   const res = await request(`${gw.url}${path}`, { method: method as 'GET', headers: opts.headers, body: opts.body });
@@ -34,7 +36,7 @@ describe('the gateway process with a config file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-e2e-'));
     const configPath = join(dir, 'sluice.config.json');
     writeFileSync(configPath, JSON.stringify({ apps: [{ id: 'shop', ingest_tokens: [INGEST], read_tokens: [READ] }] }));
-    gw = await startGatewayProcess({ ADMIN_TOKEN: ADMIN, SLUICE_CONFIG: configPath, HOST: '127.0.0.1' });
+    gw = await startGatewayProcess({ ADMIN_TOKEN: ADMIN, SLUICE_CONFIG: configPath, HOST: '127.0.0.1', METRICS_TOKEN: METRICS });
   });
   afterAll(async () => {
     await gw?.stop();
@@ -114,6 +116,25 @@ describe('the gateway process with a config file', () => {
     expect(res.statusCode).toBe(200);
     expect(((await res.body.json()) as { total: number }).total).toBe(0);
     expect((await call(gw, 'GET', '/health')).status).toBe(200);
+  });
+
+  it('serves Prometheus metrics at /metrics behind METRICS_TOKEN: its own and the process\'s', async () => {
+    expect((await call(gw, 'GET', '/metrics')).status).toBe(401);
+    const res = await call(gw, 'GET', '/metrics', { headers: { Authorization: `Bearer ${METRICS}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    // The drains of the tests above, counted by route template and status.
+    expect(sample(res.text, 'sluice_http_requests_total', { method: 'POST', route: '/drain', status: '200' })).toBeGreaterThanOrEqual(2);
+    expect(sample(res.text, 'sluice_ingest_lines_total', { route: '/drain', status: '200' })).toBeGreaterThanOrEqual(2);
+    expect(sample(res.text, 'sluice_store_write_duration_seconds_count', { result: 'ok' })).toBeGreaterThanOrEqual(4);
+    expect(sample(res.text, 'sluice_auth_failures_total', { route: '/metrics', reason: 'unauthorized' })).toBe(1);
+    expect(sample(res.text, 'sluice_fanout_subscribers')).toBe(0);
+    expect(sample(res.text, 'sluice_websocket_connections')).toBe(0);
+    for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds']) {
+      expect(sample(res.text, name)).toBeGreaterThanOrEqual(0);
+    }
+    expect(res.text).not.toContain('shop');
+    expect(gw.stdout() + gw.stderr()).not.toContain(METRICS);
   });
 
   it('never writes a token into its own logs', () => {

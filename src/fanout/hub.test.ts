@@ -58,4 +58,26 @@ describe('Hub', () => {
     expect(new Set(sinks.map((s) => s.frames[0])).size).toBe(1);
     hub.close();
   });
+
+  it('totals sent and dropped entries over its life, subscribers that left included (for /metrics)', async () => {
+    const store = createMemoryStore();
+    const hub = new Hub(store, { ...limits, queueMaxMessages: 10, historyPerApp: 1500, listApps: async () => [] });
+    const make = createEntryFactory();
+    const app = make.appId('totals');
+    const fast = recordingSink();
+    const stuck = { ...recordingSink().sink, buffered: () => Number.MAX_SAFE_INTEGER }; // never drains
+    const a = await hub.attach({ apps: [app], matches: () => true }, fast.sink, {});
+    const b = await hub.attach({ apps: [app], matches: () => true }, stuck, {});
+    await store.append({ entries: Array.from({ length: 50 }, () => make.entry(app)) });
+    await settle();
+    const { dropped } = hub.totals();
+    expect(dropped).toBeGreaterThan(0);
+    expect(hub.stats()).toMatchObject({ subscribed: 2, sent: 50 });
+    expect(hub.totals().sent).toBe(50);
+    hub.detach(a);
+    hub.detach(b);
+    expect(hub.stats()).toMatchObject({ subscribed: 0, sent: 0, dropped: 0 });
+    expect(hub.totals()).toEqual({ sent: 50, dropped });
+    hub.close();
+  });
 });

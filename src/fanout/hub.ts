@@ -48,6 +48,9 @@ export class Hub {
   private following: Unsubscribe | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly slowTimer: NodeJS.Timeout;
+  /** Entries sent to and dropped for subscribers already detached (for {@link Hub.totals}). */
+  private retiredSent = 0;
+  private retiredDropped = 0;
 
   constructor(
     private readonly store: Store,
@@ -88,6 +91,8 @@ export class Hub {
     const group = this.groupOf.get(sub);
     this.groupOf.delete(sub);
     if (group) {
+      this.retiredSent += sub.sent;
+      this.retiredDropped += sub.droppedTotal;
       group.subs.delete(sub);
       if (group.subs.size === 0) this.removeGroup(group);
     }
@@ -137,6 +142,20 @@ export class Hub {
       dropped += s.droppedTotal;
     }
     return { subscribed: this.size, queued, sent, dropped };
+  }
+
+  /**
+   * Entries sent and dropped since the hub was made, including subscribers gone since: counts
+   * that only grow, for `/metrics` (`stats()` sums the subscribers attached now).
+   */
+  totals(): { sent: number; dropped: number } {
+    let sent = this.retiredSent;
+    let dropped = this.retiredDropped;
+    for (const s of this.groupOf.keys()) {
+      sent += s.sent;
+      dropped += s.droppedTotal;
+    }
+    return { sent, dropped };
   }
 
   close(): void {

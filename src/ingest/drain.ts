@@ -1,4 +1,5 @@
 import { Hono, type Context } from 'hono';
+import { routePath } from 'hono/route';
 import { nowMicros } from '../decode/timestamp.js';
 import type { GatewayDeps } from '../deps.js';
 import { GatewayError } from '../errors.js';
@@ -19,10 +20,11 @@ const LOGPLEX_TYPES = new Set(['', 'application/logplex-1', 'application/x-logpl
  * rejects are reported in headers; 400 only when the body holds no valid frame at all.
  */
 export function drainRoutes(deps: GatewayDeps): Hono {
-  const { config, store } = deps;
+  const { config, store, metrics } = deps;
   const app = new Hono();
 
   const handle = async (c: Context) => {
+    const route = routePath(c);
     assertIngestEnabled(deps);
     // Basic (the drain URL's userinfo) or ?token=; Bearer for curl users.
     const grant = await requireGrant(c, deps.apps, {
@@ -38,6 +40,7 @@ export function drainRoutes(deps: GatewayDeps): Hono {
       throw new GatewayError('unsupported_media_type', 415, `Content-Type ${type} is not application/logplex-1`);
     }
     const body = await readBody(c, config);
+    metrics?.bodyBytes(route, body.length);
     const receivedAt = nowMicros();
     // The RFC 3164 year anchor is derived from the stored receive time, so that a store which
     // keeps the frames and parses them again on read (Redis) gets the very same entries.
@@ -47,6 +50,7 @@ export function drainRoutes(deps: GatewayDeps): Hono {
       receivedAt: receivedAtDate(receivedAt),
     });
     if (decoded.records.length === 0) {
+      if (metrics) for (const [reason, n] of Object.entries(decoded.rejects)) metrics.rejectedLines(route, reason, n);
       throw new GatewayError(
         'no_valid_frames',
         400,
@@ -75,6 +79,13 @@ export function drainRoutes(deps: GatewayDeps): Hono {
       dedupeKey: frameId ? `frame:${grant.appId}:${frameId}` : undefined,
       dedupeTtlMs: config.dedupeTtlMs,
     });
+
+    if (metrics && result.duplicate) metrics.duplicate(route);
+    else if (metrics) {
+      // A duplicate's lines and rejects were counted when it was first accepted.
+      metrics.lines(route, 200, count);
+      for (const [reason, n] of Object.entries(decoded.rejects)) metrics.rejectedLines(route, reason, n);
+    }
 
     c.header('Sluice-Accepted', String(result.duplicate ? 0 : count));
     c.header('Sluice-Rejected', String(decoded.rejectedCount));

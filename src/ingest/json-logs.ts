@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { routePath } from 'hono/route';
 import { nowMicros } from '../decode/timestamp.js';
 import type { GatewayDeps } from '../deps.js';
 import { GatewayError } from '../errors.js';
@@ -24,10 +25,11 @@ interface ItemError {
  * is acknowledged (200, `duplicate: true`) without storing twice.
  */
 export function jsonLogRoutes(deps: GatewayDeps): Hono {
-  const { config, store } = deps;
+  const { config, store, metrics } = deps;
   const app = new Hono();
 
   app.post('/api/logs', async (c) => {
+    const route = routePath(c);
     assertIngestEnabled(deps);
     const grant = await requireGrant(c, deps.apps, { bearer: true, query: true, allow: ['ingest', 'admin'] });
     const type = mediaType(c);
@@ -40,6 +42,7 @@ export function jsonLogRoutes(deps: GatewayDeps): Hono {
       );
     }
     const body = await readBody(c, config);
+    metrics?.bodyBytes(route, body.length);
 
     const errors: ItemError[] = [];
     let payload: unknown;
@@ -55,6 +58,7 @@ export function jsonLogRoutes(deps: GatewayDeps): Hono {
         throw new GatewayError('invalid_json', 400, `body is not valid JSON: ${(err as Error).message}`);
       }
     }
+    const unparsed = errors.length;
     const classified = classifyJsonPayload(payload);
     if ('error' in classified) throw new GatewayError('invalid_entry', 400, classified.error);
     const { items, targetAppIds, defaults } = classified;
@@ -92,7 +96,13 @@ export function jsonLogRoutes(deps: GatewayDeps): Hono {
       if (res.ok) entries.push(res.entry);
       else errors.push({ index: lineOf ? lineOf[i]! : i, error: res.error });
     }
+    // NDJSON lines that are not JSON come first in `errors`, then entries that failed validation.
+    const countErrors = () => {
+      metrics?.rejectedLines(route, 'invalid_json', unparsed);
+      metrics?.rejectedLines(route, 'invalid_entry', errors.length - unparsed);
+    };
     if (entries.length === 0) {
+      countErrors();
       const first = errors[0];
       throw new GatewayError(
         'invalid_entry',
@@ -112,6 +122,11 @@ export function jsonLogRoutes(deps: GatewayDeps): Hono {
       dedupeKey: batchId ? `batch:${entries[0]!.app_id}:${batchId}` : undefined,
       dedupeTtlMs: config.dedupeTtlMs,
     });
+    if (result.duplicate) metrics?.duplicate(route);
+    else {
+      metrics?.lines(route, 201, entries.length);
+      countErrors();
+    }
     if (result.duplicate) return c.json({ saved: 0, duplicate: true, entries: [], errors: null }, 200);
     return c.json({ saved: entries.length, entries, errors: errors.length ? errors : null }, 201);
   });

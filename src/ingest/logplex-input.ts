@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { routePath } from 'hono/route';
 import type { TokenGrant } from '../apps/types.js';
 import { nowMicros } from '../decode/timestamp.js';
 import type { GatewayDeps } from '../deps.js';
@@ -23,10 +24,11 @@ const CHALLENGE = { 'WWW-Authenticate': 'Basic realm=Logplex' };
  * APP-NAME. A token in APP-NAME is replaced by the app's id before storing (tokens are secrets).
  */
 export function logplexInputRoutes(deps: GatewayDeps): Hono {
-  const { config, store } = deps;
+  const { config, store, metrics } = deps;
   const app = new Hono();
 
   app.post('/logs', async (c) => {
+    const route = routePath(c);
     assertIngestEnabled(deps);
     let basicGrant: Extract<TokenGrant, { kind: 'ingest' }> | null = null;
     if (c.req.header('authorization') !== undefined) {
@@ -40,8 +42,10 @@ export function logplexInputRoutes(deps: GatewayDeps): Hono {
       throw new GatewayError('unsupported_media_type', 415, 'Content-Type must be application/logplex-1');
     }
     const body = await readBody(c, config);
+    metrics?.bodyBytes(route, body.length);
     const decoded = decodeLogplexBody(body, { mode: 'input', maxFrameBytes: config.maxFrameBytes, receivedAt: new Date() });
     if (decoded.rejectedCount > 0 || decoded.records.length === 0) {
+      if (metrics) for (const [reason, n] of Object.entries(decoded.rejects)) metrics.rejectedLines(route, reason, n);
       const why = decoded.rejectedCount > 0 ? ` (${formatRejects(decoded.rejects)})` : ' (no frames)';
       throw new GatewayError('malformed_log_messages', 400, `Malformed log messages${why}`);
     }
@@ -92,6 +96,7 @@ export function logplexInputRoutes(deps: GatewayDeps): Hono {
       });
     }
     await store.append({ entries });
+    metrics?.lines(route, 204, entries.length);
     return c.body(null, 204);
   });
 

@@ -26,7 +26,8 @@ export interface TestGateway {
   b: TestApp;
 }
 
-export async function makeGateway(overrides: Partial<Config> = {}, store?: Store): Promise<TestGateway> {
+/** `extra`: more dependencies, e.g. `{ metrics: createGatewayMetrics() }`. */
+export async function makeGateway(overrides: Partial<Config> = {}, store?: Store, extra: Partial<GatewayDeps> = {}): Promise<TestGateway> {
   const config: Config = { ...loadConfig({ ADMIN_TOKEN }), rateLimitLinesPerSec: 0, ...overrides };
   const apps = createMemoryAppRegistry({ adminToken: config.adminToken });
   const made = store ?? createMemoryStore({ historyPerApp: config.historyPerApp, maxDedupeKeys: config.dedupeMaxKeys });
@@ -36,6 +37,7 @@ export async function makeGateway(overrides: Partial<Config> = {}, store?: Store
     apps,
     rateLimiter: createMemoryRateLimiter({ ratePerSec: config.rateLimitLinesPerSec, burst: config.rateLimitBurst }),
     logger: pino({ level: 'silent' }),
+    ...extra,
   };
   const toTestApp = async (id: string): Promise<TestApp> => {
     const app = await apps.create(id);
