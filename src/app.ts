@@ -37,6 +37,12 @@ export function createApp(deps: GatewayDeps, hub?: Hub): Hono {
     return c.json({ error: 'internal', message: 'internal error' }, 500);
   });
   app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404));
+  // Every answer (JSON, errors, the dashboard) says its Content-Type is the truth: browsers must
+  // not sniff a JSON or text body into HTML. Set after the route, so error answers get it too.
+  app.use('*', async (c, next) => {
+    await next();
+    c.res.headers.set('X-Content-Type-Options', 'nosniff');
+  });
 
   /** Auth failures on any route; ingest requests refused as a whole (labels: codes, templates). */
   const countError = (c: Context, status: number, code: string) => {

@@ -31,6 +31,7 @@ const EnvSchema = z.object({
   RATE_LIMIT_BURST: int(100_000, 1, 1_000_000_000),
   REQUEST_TIMEOUT_MS: int(30_000, 1000, 600_000),
   KEEP_ALIVE_TIMEOUT_MS: int(65_000, 1000, 600_000),
+  SHUTDOWN_GRACE_MS: int(25_000, 1000, 600_000),
   QUERY_MAX_LIMIT: int(1000, 1, 100_000),
   INGEST_DISABLED: bool.default(false),
   REDIS_URL: z.string().url().optional(),
@@ -101,6 +102,12 @@ export interface Config {
   requestTimeoutMs: number;
   /** Idle keep-alive timeout; above the 60 s of common load balancers so they close first. */
   keepAliveTimeoutMs: number;
+  /**
+   * On SIGTERM/SIGINT, how long in-flight requests (uploads still sending their body included)
+   * get to finish before the process exits anyway, with code 1 (see src/shutdown.ts). The
+   * default, 25 s, fits inside the 30 s Heroku waits before SIGKILL.
+   */
+  shutdownGraceMs: number;
   /** Largest `limit` accepted by `GET /api/logs`. */
   queryMaxLimit: number;
   /** Answer 503 on the ingest routes (maintenance switch, Logplex's "ingress disabled"). */
@@ -196,6 +203,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rateLimitBurst: e.RATE_LIMIT_BURST,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     queryMaxLimit: e.QUERY_MAX_LIMIT,
     ingestDisabled: e.INGEST_DISABLED,
     createDemoApp: e.CREATE_DEMO_APP,

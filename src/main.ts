@@ -5,11 +5,12 @@ import { loadConfig, resolveBindHost, type Config } from './config.js';
 import { createBackend } from './backend.js';
 import { startGateway } from './gateway.js';
 import { createLogger } from './log.js';
+import { installShutdown } from './shutdown.js';
 
 /** The V8 flag that turns excessive regex backtracking into a linear-time match (see README). */
 const REGEX_FALLBACK_FLAG = '--enable-experimental-regexp-engine-on-excessive-backtracks';
 
-/** Process entry: config → store → apps → HTTP app → serve; SIGTERM drains and exits. */
+/** Process entry: config → store → apps → HTTP app → serve; SIGTERM/SIGINT drain and exit (src/shutdown.ts). */
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
@@ -50,30 +51,41 @@ async function main(): Promise<void> {
     port: config.port,
     onListening: (port) => {
       logger.info({ port, host, store: store.kind }, 'listening');
-      void printBanner(config, apps, host, port, createDemo);
+      // Loopback for lack of credentials (no HOST chosen): say how to listen on all interfaces.
+      void printBanner(config, apps, host, port, createDemo, !config.host && host === '127.0.0.1');
     },
   });
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping: finishing in-flight requests');
-    // Stop accepting; requests already read are answered (their entries are stored first).
-    void gateway.close().then(() => backend.close()).finally(() => process.exit(0));
-    setTimeout(() => process.exit(0), 10_000).unref();
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  // Installed before the server sees a request, so requests begun before a signal are known.
+  const shutdown = installShutdown({
+    server: gateway.server,
+    logger,
+    graceMs: config.shutdownGraceMs,
+    closeLive: () => {
+      gateway.ws?.close();
+      gateway.hub?.close();
+    },
+    flush: () => backend.close(),
+    liveCounts: () => ({ websockets: gateway.ws?.connections() ?? 0, subscribers: gateway.hub?.size ?? 0 }),
+  });
+  process.on('SIGTERM', () => shutdown.signal('SIGTERM'));
+  process.on('SIGINT', () => shutdown.signal('SIGINT'));
 }
 
 /** The start banner on stderr, for the operator: where the dashboard is and ready curl lines. */
-async function printBanner(config: Config, apps: AppRegistry, host: string, port: number, demo: boolean): Promise<void> {
+async function printBanner(
+  config: Config,
+  apps: AppRegistry,
+  host: string,
+  port: number,
+  demo: boolean,
+  loopbackForLackOfCredentials: boolean,
+): Promise<void> {
   const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
   const base = config.publicUrl ?? `http://${shown}:${port}`;
   const lines = [
     '',
-    `  Sluice is listening on ${host}:${port}${host === '127.0.0.1' ? ' (loopback only: set ADMIN_TOKEN or a config file to listen on all interfaces)' : ''}`,
+    `  Sluice is listening on ${host}:${port}${loopbackForLackOfCredentials ? ' (loopback only: set ADMIN_TOKEN or a config file to listen on all interfaces)' : ''}`,
   ];
   const app = demo ? await apps.get('demo').catch(() => null) : null;
   // The demo's read token in the fragment signs the browser in (fragments never reach servers).

@@ -76,6 +76,8 @@ describe('the gateway process with a config file', () => {
     expect(history.status).toBe(200);
     const entries = history.json.entries as { message: string; level: string; id: string; tags?: string[] }[];
     expect(history.json.total).toBe(4);
+    // JSON answers are not to be sniffed into anything else (one middleware sets it on all).
+    expect(history.headers['x-content-type-options']).toBe('nosniff');
     expect(entries.map((e) => e.level)).toEqual(['WARN', 'INFO', 'ERROR', 'ERROR']);
     expect(entries[3]!.tags).toEqual(['region=eu']);
 
@@ -135,6 +137,11 @@ describe('the gateway process with a config file', () => {
     }
     expect(res.text).not.toContain('shop');
     expect(gw.stdout() + gw.stderr()).not.toContain(METRICS);
+  });
+
+  it('has no loopback hint in its banner: HOST=127.0.0.1 was chosen, credentials are set', () => {
+    expect(gw.stderr()).toMatch(/listening on 127\.0\.0\.1:\d+\n/);
+    expect(gw.stderr()).not.toContain('loopback only');
   });
 
   it('never writes a token into its own logs', () => {

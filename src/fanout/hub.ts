@@ -1,5 +1,5 @@
 import type { Entry } from '../normalize/entry.js';
-import { storeUnavailable } from '../errors.js';
+import { GatewayError, storeUnavailable } from '../errors.js';
 import type { Store, Unsubscribe } from '../store/types.js';
 import type { CompiledSubscription } from './filter.js';
 import { Chunk, Subscriber, type Gap, type Sink, type SubscriberLimits } from './subscriber.js';
@@ -9,6 +9,11 @@ const IDLE_UNFOLLOW_MS = 30_000;
 
 /** Entries fanned out per turn of the event loop. */
 const DELIVER_CHUNK = 1000;
+
+/** A live subscription asked for while the process shuts down: another process will answer. */
+function shuttingDown(): GatewayError {
+  return new GatewayError('shutting_down', 503, 'the gateway is shutting down; reconnect', { 'Retry-After': '1' });
+}
 
 /** Options of {@link Hub}. */
 export interface HubOptions extends SubscriberLimits {
@@ -48,6 +53,8 @@ export class Hub {
   private following: Unsubscribe | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly slowTimer: NodeJS.Timeout;
+  /** Set by {@link Hub.close}: no new subscribers. */
+  private closed = false;
   /** Entries sent to and dropped for subscribers already detached (for {@link Hub.totals}). */
   private retiredSent = 0;
   private retiredDropped = 0;
@@ -72,7 +79,9 @@ export class Hub {
   async attach(filter: CompiledSubscription, sink: Sink, backfill: Backfill): Promise<Subscriber> {
     // Following must be guaranteed before history is read: then every entry is either in the
     // history (stored before) or delivered live (stored after), and the seam has no hole.
+    if (this.closed) throw shuttingDown();
     await this.follow();
+    if (this.closed) throw shuttingDown();
     const sub = new Subscriber(filter, sink, this.opts);
     this.add(sub);
     try {
@@ -158,9 +167,21 @@ export class Hub {
     return { sent, dropped };
   }
 
-  close(): void {
+  /**
+   * Shuts the hub down: closes every subscriber's transport with `code` (1001 "going away" by
+   * default: WebSockets get that close code, SSE and session responses end), stops following
+   * the store, and refuses later attaches with 503 `shutting_down`. Clients resume elsewhere
+   * (`since_id`, `Last-Event-ID`).
+   */
+  close(code = 1001, reason = 'going away'): void {
+    this.closed = true;
+    for (const sub of [...this.groupOf.keys()]) {
+      sub.close(code, reason);
+      this.detach(sub);
+    }
     this.unfollow();
     clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     clearInterval(this.slowTimer);
   }
 

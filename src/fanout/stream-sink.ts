@@ -31,6 +31,8 @@ export function openStream(res: ServerResponse, format: StreamFormat, heartbeatM
     Connection: 'keep-alive',
     // nginx and other proxies buffer responses unless told not to: a tail must flow.
     'X-Accel-Buffering': 'no',
+    // Written here, past the app's middleware, which sets it on every other answer.
+    'X-Content-Type-Options': 'nosniff',
   });
   res.flushHeaders();
   res.socket?.setNoDelay(true);
