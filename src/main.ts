@@ -5,6 +5,7 @@ import { loadConfig, resolveBindHost, type Config } from './config.js';
 import { createBackend } from './backend.js';
 import { startGateway } from './gateway.js';
 import { createLogger } from './log.js';
+import { LINEAR_REGEX_AVAILABLE, LINEAR_REGEX_FLAG } from './query/user-regex.js';
 import { installShutdown } from './shutdown.js';
 
 /** The V8 flag that turns excessive regex backtracking into a linear-time match (see README). */
@@ -14,10 +15,15 @@ const REGEX_FALLBACK_FLAG = '--enable-experimental-regexp-engine-on-excessive-ba
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  if (!process.execArgv.includes(REGEX_FALLBACK_FLAG)) {
-    // Live-tail and history filters take user regexes: without V8's linear-time fallback one
-    // catastrophically backtracking pattern can freeze the process for minutes.
-    logger.warn({ flag: REGEX_FALLBACK_FLAG }, 'node runs without the regex backtracking guard; npm start, the Procfile and the Dockerfile pass it');
+  const missingFlags = [LINEAR_REGEX_FLAG, REGEX_FALLBACK_FLAG].filter((f) => !process.execArgv.includes(f));
+  if (missingFlags.length > 0 || !LINEAR_REGEX_AVAILABLE) {
+    // User regexes (live tails, history) run on V8's linear-time engine: switched on at load when
+    // its flag is missing, and refused with invalid_regex if even that fails. Any other regex
+    // relies on the fallback flag against catastrophic backtracking.
+    logger.warn(
+      { flags: missingFlags, regex_filters: LINEAR_REGEX_AVAILABLE ? 'linear-time' : 'refused: no linear-time engine' },
+      'node runs without the regex guard flags; npm start, the Procfile and the Dockerfile pass them',
+    );
   }
   const hasConfigFile = existsSync(config.configPath);
   const backend = await createBackend(config, logger);

@@ -16,8 +16,12 @@ describe('deployment files', () => {
     const docker = JSON.parse(read('Dockerfile').match(/^CMD\s+(\[.+\])$/m)![1]!) as string[];
     expect(flags(procfile)).toEqual(flags(npmStart));
     expect(flags(docker)).toEqual(flags(npmStart));
-    // The guard against catastrophic regex backtracking in user filters (README, "Production").
-    expect(flags(npmStart)).toContain('--enable-experimental-regexp-engine-on-excessive-backtracks');
+    // The guards against catastrophic regex backtracking (README, "Deploying"): user filters run
+    // on the linear-time engine (the `l` flag), any other regex falls back to it.
+    for (const command of [npmStart, procfile, docker]) {
+      expect(flags(command)).toContain('--enable-experimental-regexp-engine');
+      expect(flags(command)).toContain('--enable-experimental-regexp-engine-on-excessive-backtracks');
+    }
   });
 
   it('app.json: Heroku Redis, and only variables the gateway reads, with values it accepts', () => {

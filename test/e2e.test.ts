@@ -6,6 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basic, frame } from './support/gateway.js';
+import { LiveClient } from './support/live.js';
 import { sample } from './support/metrics.js';
 import { startGatewayProcess, type GatewayProcess } from './support/process.js';
 
@@ -108,8 +109,8 @@ describe('the gateway process with a config file', () => {
 
   it('answers a catastrophically backtracking regex at once instead of freezing', async () => {
     // /(a+)+$/ against 40 a's and a b backtracks 2^40 times in V8's default engine (hours of one
-    // core, every other request waiting). The process runs with V8's linear-time fallback, as
-    // npm start, the Procfile and the Dockerfile start it.
+    // core, every other request waiting). User regexes run on V8's linear-time engine (the flags
+    // npm start, the Procfile and the Dockerfile pass): one pass over the line.
     const lp = { 'Content-Type': 'application/logplex-1', Authorization: basic(INGEST) };
     const line = `<190>1 2024-06-01T12:00:09.000001+00:00 host app web.1 - ${'a'.repeat(40)}b`;
     expect((await call(gw, 'POST', '/drain', { headers: lp, body: frame(line) })).status).toBe(200);
@@ -118,6 +119,32 @@ describe('the gateway process with a config file', () => {
     expect(res.statusCode).toBe(200);
     expect(((await res.body.json()) as { total: number }).total).toBe(0);
     expect((await call(gw, 'GET', '/health')).status).toBe(200);
+  });
+
+  it('refuses at once a regex the linear-time engine cannot run, over HTTP and the WebSocket', async () => {
+    // A counted repetition above {16} keeps V8 off its linear-time engine, fallback flag or not:
+    // /(x+){17}$/ against 27 x's and a "!" backtracks for seconds (more with every x). Refused
+    // before it runs; the socket that asked stays open.
+    const lp = { 'Content-Type': 'application/logplex-1', Authorization: basic(INGEST) };
+    const line = `<190>1 2024-06-01T12:00:10.000001+00:00 host app web.1 - ${'x'.repeat(27)}!`;
+    expect((await call(gw, 'POST', '/drain', { headers: lp, body: frame(line) })).status).toBe(200);
+    const evil = '(x+){17}$';
+    const res = await request(`${gw.url}/api/logs?token=${READ}&regex=${encodeURIComponent(evil)}`, { signal: AbortSignal.timeout(5_000) });
+    expect(res.statusCode).toBe(400);
+    expect(await res.body.json()).toMatchObject({ error: 'invalid_regex', message: expect.stringMatching(/linear time/) });
+
+    const client = await LiveClient.connect(gw.url, { token: READ });
+    try {
+      client.send({ type: 'subscribe', regex: evil, history: 10 });
+      expect(await client.waitForType('error', 5_000)).toMatchObject({ error: 'invalid_regex' });
+      const from = client.messages.length;
+      client.send({ type: 'ping' });
+      await client.waitFor((m) => m.type === 'pong', 5_000, from);
+      expect(client.closeInfo).toBeUndefined();
+    } finally {
+      client.ws.close();
+      await client.closed;
+    }
   });
 
   it('serves Prometheus metrics at /metrics behind METRICS_TOKEN: its own and the process\'s', async () => {

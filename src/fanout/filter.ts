@@ -16,7 +16,7 @@ export interface SubscriptionSpec {
   proc?: string;
   /** Case-insensitive substring of the message. */
   search?: string;
-  /** JavaScript regular expression on the message. */
+  /** JavaScript regular expression on the message, run on V8's linear-time engine (`compileRegex`). */
   regex?: string;
 }
 

@@ -87,6 +87,19 @@ describe('GET /api/logs', () => {
     }
   });
 
+  it('refuses with 400 invalid_regex a regex the linear-time engine cannot run, saying why', async () => {
+    for (const bad of ['x{17}', '(x+){17}$', '\\d{20}', 'a{2,100}', '(?<=a)b', '(a)\\1']) {
+      const res = await gw.app.request(`/api/logs?regex=${encodeURIComponent(bad)}`, { headers: { Authorization: `Bearer ${gw.a.read}` } });
+      expect(res.status, bad).toBe(400);
+      const body = (await res.json()) as { error: string; message: string };
+      expect(body.error, bad).toBe('invalid_regex');
+      expect(body.message, bad).toMatch(/cannot run in linear time/);
+    }
+    // What it accepts, adversarial or not, it answers.
+    expect((await get(`regex=${encodeURIComponent('(a+)+$')}`)).total).toBe(0);
+    expect((await get(`regex=${encodeURIComponent('job \\d{2}$')}`)).total).toBe(1);
+  });
+
   it('lets the admin token read every app or one, and refuses another app\'s read token with 403', async () => {
     expect((await get('', ADMIN_TOKEN)).total).toBe(6);
     expect((await get('app_id=app-b', ADMIN_TOKEN)).total).toBe(1);

@@ -1,56 +1,6 @@
-import { GatewayError } from '../errors.js';
 import { levelRank, LEVELS, type Entry } from '../normalize/entry.js';
+import { compileRegex } from '../query/user-regex.js';
 import type { QueryFilter } from './types.js';
-
-/** Longest `regex` filter accepted (history queries and live tails alike). */
-export const MAX_REGEX_LENGTH = 512;
-
-/**
- * A user's `regex` filter, compiled: a JavaScript regular expression without flags, tested against
- * `message`. Throws GatewayError `invalid_regex` (400) when it is too long, does not compile, or
- * uses a backreference or a lookaround: those need V8's backtracking engine, which one pattern can
- * hold for hours, while everything else falls back to its linear-time engine under the
- * `--enable-experimental-regexp-engine-on-excessive-backtracks` flag the gateway runs with.
- */
-export function compileRegex(source: string): RegExp {
-  if (source.length > MAX_REGEX_LENGTH) throw new GatewayError('invalid_regex', 400, `regex longer than ${MAX_REGEX_LENGTH} characters`);
-  let regex: RegExp;
-  try {
-    regex = new RegExp(source);
-  } catch (err) {
-    throw new GatewayError('invalid_regex', 400, (err as Error).message);
-  }
-  const unsafe = backtrackingOnlyFeature(source);
-  if (unsafe) throw new GatewayError('invalid_regex', 400, `${unsafe} is not supported in filters (it cannot run in linear time)`);
-  return regex;
-}
-
-/** The first backreference or lookaround of a (valid) pattern's source, named; null when none. */
-function backtrackingOnlyFeature(source: string): string | null {
-  let inClass = false;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
-    if (c === '\\') {
-      const next = source[i + 1];
-      if (!inClass && next !== undefined && next >= '1' && next <= '9') return `a backreference (\\${next})`;
-      if (!inClass && next === 'k' && source[i + 2] === '<') return 'a named backreference (\\k<…>)';
-      i++;
-      continue;
-    }
-    if (inClass) {
-      if (c === ']') inClass = false;
-      continue;
-    }
-    if (c === '[') inClass = true;
-    else if (c === '(' && source[i + 1] === '?') {
-      const a = source[i + 2];
-      const b = source[i + 3];
-      if (a === '=' || a === '!') return 'a lookahead';
-      if (a === '<' && (b === '=' || b === '!')) return 'a lookbehind';
-    }
-  }
-  return null;
-}
 
 /** A compiled filter: true when the entry matches every field given in the QueryFilter. */
 export type EntryPredicate = (entry: Entry) => boolean;
@@ -70,7 +20,8 @@ function given(value: string | undefined): value is string {
  * - `proc`: like `heroku logs --dyno`: a name without a dot (`web`) matches `web` and `web.<n>`
  *   (not `webhook.1`); a name with a dot (`web.1`) matches only itself.
  * - `search` (message), `userAgent`, `category`: case-insensitive substring.
- * - `regex`: a JavaScript regular expression ({@link compileRegex}) that `message` matches.
+ * - `regex`: a JavaScript regular expression that `message` matches, run on V8's linear-time
+ *   engine ({@link compileRegex}: GatewayError `invalid_regex` when it cannot run there).
  * - `minLevel`: `levelRank(level) >= levelRank(minLevel)`; `levels`: level is in the list. Both
  *   given: both apply.
  * - `dateFrom`/`dateTo`: inclusive bounds compared as strings, which is time order for the 27-char
