@@ -69,6 +69,7 @@ export function createApp(deps: GatewayDeps, hub?: Hub): Hono {
       store: store.kind,
       ...(store.detail ? { store_detail: store.detail } : {}),
       ws_connections: deps.liveConnections?.() ?? 0,
+      ws_unauthenticated: deps.liveUnauthenticated?.() ?? 0,
     };
     return c.json(body, store.ok ? 200 : 503);
   });

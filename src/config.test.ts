@@ -17,6 +17,15 @@ describe('configuration', () => {
     expect(loadConfig({ REDIS_URL: 'redis://x', REDIS_FOLLOW_BATCH: '25' }).redis?.followBatch).toBe(25);
   });
 
+  it('limits clients per address and unauthenticated sockets by default, with a 3 s auth deadline', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ trustProxy: false, authFailuresPerMin: 30, maxConnectionsPerAddress: 100 });
+    expect(config.fanout).toMatchObject({ authTimeoutMs: 3000, maxUnauthenticated: 100, maxConnections: 10_000 });
+    const set = loadConfig({ TRUST_PROXY: 'true', AUTH_FAILURES_PER_MIN: '0', MAX_CONNECTIONS_PER_ADDRESS: '0', FANOUT_MAX_UNAUTHENTICATED: '5' });
+    expect(set).toMatchObject({ trustProxy: true, authFailuresPerMin: 0, maxConnectionsPerAddress: 0, fanout: { maxUnauthenticated: 5 } });
+    expect(() => loadConfig({ FANOUT_MAX_UNAUTHENTICATED: '0' })).toThrow(/FANOUT_MAX_UNAUTHENTICATED/);
+  });
+
   it('refuses a value out of range, naming the variable', () => {
     expect(() => loadConfig({ REDIS_FOLLOW_BATCH: '0' })).toThrow(/REDIS_FOLLOW_BATCH/);
     expect(() => loadConfig({ HISTORY_PER_APP: 'many' })).toThrow(/HISTORY_PER_APP/);

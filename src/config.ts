@@ -34,6 +34,9 @@ const EnvSchema = z.object({
   SHUTDOWN_GRACE_MS: int(25_000, 1000, 600_000),
   QUERY_MAX_LIMIT: int(1000, 1, 100_000),
   INGEST_DISABLED: bool.default(false),
+  TRUST_PROXY: bool.default(false),
+  AUTH_FAILURES_PER_MIN: int(30, 0, 1_000_000),
+  MAX_CONNECTIONS_PER_ADDRESS: int(100, 0, 1_000_000),
   REDIS_URL: z.string().url().optional(),
   REDIS_CLUSTER_NODES: z.string().optional(),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default('sluice'),
@@ -57,9 +60,10 @@ const EnvSchema = z.object({
   FANOUT_SLOW_CLOSE_MS: int(10_000, 100, 3_600_000),
   FANOUT_HEARTBEAT_MS: int(25_000, 100, 600_000),
   FANOUT_PONG_TIMEOUT_MS: int(10_000, 100, 600_000),
-  FANOUT_AUTH_TIMEOUT_MS: int(10_000, 100, 600_000),
+  FANOUT_AUTH_TIMEOUT_MS: int(3_000, 100, 600_000),
   FANOUT_SSE_HEARTBEAT_MS: int(15_000, 100, 600_000),
   FANOUT_MAX_CONNECTIONS: int(10_000, 1, 1_000_000),
+  FANOUT_MAX_UNAUTHENTICATED: int(100, 1, 1_000_000),
   FANOUT_BATCH_MAX: int(500, 1, 100_000),
   SESSION_TTL_MS: int(360_000, 1000, 86_400_000),
   RATE_LIMIT_SYNC_MS: int(100, 10, 10_000),
@@ -112,6 +116,20 @@ export interface Config {
   queryMaxLimit: number;
   /** Answer 503 on the ingest routes (maintenance switch, Logplex's "ingress disabled"). */
   ingestDisabled: boolean;
+  /**
+   * Take the client's address from the last `X-Forwarded-For` hop instead of the socket (behind
+   * Heroku's router or a load balancer that appends it). Only when every request comes through
+   * such a proxy: otherwise clients could claim any address. See src/http/client-address.ts.
+   */
+  trustProxy: boolean;
+  /**
+   * Failed authentications (unknown tokens) allowed per client address per minute, also the
+   * burst; above it, requests whose token this process does not already know valid get 429
+   * `too_many_auth_failures` without a store lookup. 0 = off. See src/limits/auth-throttle.ts.
+   */
+  authFailuresPerMin: number;
+  /** Open live connections (WebSockets, SSE and session streams) per client address → 503 above; 0 = unlimited. */
+  maxConnectionsPerAddress: number;
   /** Create the `demo` app at start; default: only when no admin token and no config file. */
   createDemoApp?: boolean;
   /** Redis: absent = the embedded memory store. */
@@ -135,12 +153,21 @@ export interface FanoutConfig {
   heartbeatMs: number;
   /** A peer that does not answer a ping within this time is closed. */
   pongTimeoutMs: number;
-  /** A WebSocket without a valid token after this time is closed with 4001. */
+  /** A WebSocket without a valid token after this time is closed with 4001 (default 3 s). */
   authTimeoutMs: number;
   /** SSE `: heartbeat` comment interval (proxies close idle streams at 60–100 s). */
   sseHeartbeatMs: number;
-  /** Most WebSocket connections per process. */
+  /**
+   * Most authenticated WebSocket connections per process (503 on upgrade above). Sockets not yet
+   * authenticated do not count here, so they can never keep a reader with a token out.
+   */
   maxConnections: number;
+  /**
+   * Most WebSockets per process not yet authenticated (upgraded, no valid token resolved yet).
+   * Above it, upgrades without a token in the URL or `Authorization` get 503; upgrades with one
+   * are let through (and authenticated at once).
+   */
+  maxUnauthenticated: number;
   /** Most entries in one batched frame. */
   batchMax: number;
   /** A Logplex session unused this long expires (404). */
@@ -206,6 +233,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     queryMaxLimit: e.QUERY_MAX_LIMIT,
     ingestDisabled: e.INGEST_DISABLED,
+    trustProxy: e.TRUST_PROXY,
+    authFailuresPerMin: e.AUTH_FAILURES_PER_MIN,
+    maxConnectionsPerAddress: e.MAX_CONNECTIONS_PER_ADDRESS,
     createDemoApp: e.CREATE_DEMO_APP,
     roles: { ingest: e.SLUICE_ROLES.has('ingest'), fanout: e.SLUICE_ROLES.has('fanout') },
     fanout: {
@@ -218,6 +248,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       authTimeoutMs: e.FANOUT_AUTH_TIMEOUT_MS,
       sseHeartbeatMs: e.FANOUT_SSE_HEARTBEAT_MS,
       maxConnections: e.FANOUT_MAX_CONNECTIONS,
+      maxUnauthenticated: e.FANOUT_MAX_UNAUTHENTICATED,
       batchMax: e.FANOUT_BATCH_MAX,
       sessionTtlMs: e.SESSION_TTL_MS,
     },

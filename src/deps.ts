@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { AppRegistry } from './apps/types.js';
 import type { Config } from './config.js';
+import type { AddressSlots } from './limits/address-slots.js';
+import type { AuthThrottle } from './limits/auth-throttle.js';
 import type { RateLimiter } from './limits/rate-limiter.js';
 import type { GatewayMetrics } from './ops/metrics.js';
 import type { Store } from './store/types.js';
@@ -14,6 +16,12 @@ export interface GatewayDeps {
   logger: Logger;
   /** Live connection count for `/health` (the fan-out fills it in). */
   liveConnections?: () => number;
+  /** WebSockets not yet authenticated, for `/health` (the fan-out fills it in). */
+  liveUnauthenticated?: () => number;
+  /** Failed authentications per client address (`AUTH_FAILURES_PER_MIN`); absent: not throttled. */
+  authThrottle?: AuthThrottle;
+  /** Open live connections per client address (`MAX_CONNECTIONS_PER_ADDRESS`); absent: unlimited. */
+  streamSlots?: AddressSlots;
   /** Prometheus metrics (`GET /metrics`); absent: nothing is counted and /metrics is not served. */
   metrics?: GatewayMetrics;
 }

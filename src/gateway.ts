@@ -7,6 +7,8 @@ import type { Config } from './config.js';
 import type { GatewayDeps } from './deps.js';
 import { Hub } from './fanout/hub.js';
 import { attachWebSocket, type WebSocketEndpoint } from './fanout/websocket.js';
+import { AddressSlots } from './limits/address-slots.js';
+import { createAuthThrottle } from './limits/auth-throttle.js';
 import { createGatewayMetrics } from './ops/metrics.js';
 
 /** Options of {@link startGateway}. */
@@ -46,6 +48,10 @@ export function startGateway(opts: StartGatewayOptions): RunningGateway {
     rateLimiter: backend.rateLimiter,
     logger,
     liveConnections: () => ws?.connections() ?? 0,
+    liveUnauthenticated: () => ws?.unauthenticated() ?? 0,
+    // Per client address (src/http/client-address.ts): auth failures, open live connections.
+    authThrottle: createAuthThrottle({ perMinute: config.authFailuresPerMin }),
+    streamSlots: new AddressSlots(config.maxConnectionsPerAddress),
   };
   const hub = config.roles.fanout
     ? new Hub(store, {

@@ -71,23 +71,30 @@ export function createMemoryAppRegistry(options: MemoryAppRegistryOptions = {}):
     return toApp(change.app);
   }
 
+  /** Everything is in memory: the answer is always known (never undefined). */
+  function resolveNow(token: string): TokenGrant | null {
+    if (typeof token !== 'string' || token.length === 0) return null;
+    const d = tokenDigest(token);
+    if (isAdminDigest(d, adminDigest)) return { kind: 'admin' };
+    const key = d.toString('hex');
+    const record = byDigest.get(key);
+    if (!record) return null;
+    const presented = Buffer.from(token, 'utf8');
+    // Equal digests mean equal tokens; the constant-time check guards the index, not the odds.
+    if (presented.length !== record.token.length || !timingSafeEqual(presented, record.token)) return null;
+    if (isExpired(record, now())) {
+      byDigest.delete(key);
+      return null;
+    }
+    return { kind: record.kind, appId: record.appId };
+  }
+
   return {
     async resolve(token: string): Promise<TokenGrant | null> {
-      if (typeof token !== 'string' || token.length === 0) return null;
-      const d = tokenDigest(token);
-      if (isAdminDigest(d, adminDigest)) return { kind: 'admin' };
-      const key = d.toString('hex');
-      const record = byDigest.get(key);
-      if (!record) return null;
-      const presented = Buffer.from(token, 'utf8');
-      // Equal digests mean equal tokens; the constant-time check guards the index, not the odds.
-      if (presented.length !== record.token.length || !timingSafeEqual(presented, record.token)) return null;
-      if (isExpired(record, now())) {
-        byDigest.delete(key);
-        return null;
-      }
-      return { kind: record.kind, appId: record.appId };
+      return resolveNow(token);
     },
+
+    resolveCached: resolveNow,
 
     async get(id: string): Promise<App | null> {
       const app = apps.get(id);

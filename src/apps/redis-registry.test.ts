@@ -149,6 +149,26 @@ describe.skipIf(!redisAvailable)('createRedisAppRegistry', () => {
       expect(hget).toHaveBeenCalledTimes(1);
     });
 
+    it('answers resolveCached from the cache alone, still knowing a token valid past the cache TTL', async () => {
+      const { registry: apps, redis } = await registry({ prefix: prefix('registry-cached'), cacheTtlMs: 100 });
+      const app = await apps.create('app');
+      const unknown = generateIngestToken();
+      const hget = vi.spyOn(redis, 'hget');
+      expect(apps.resolveCached(app.ingestTokens[0])).toBeUndefined();
+      await apps.resolve(app.ingestTokens[0]);
+      await apps.resolve(unknown);
+      expect(hget).toHaveBeenCalledTimes(2);
+      expect(apps.resolveCached(app.ingestTokens[0])).toEqual({ kind: 'ingest', appId: 'app' });
+      expect(apps.resolveCached(unknown)).toBeNull();
+      await sleep(150);
+      expect(apps.resolveCached(app.ingestTokens[0])).toEqual({ kind: 'ingest', appId: 'app' });
+      expect(apps.resolveCached(generateIngestToken())).toBeUndefined();
+      expect(hget).toHaveBeenCalledTimes(2);
+      // resolve then checks with Redis (the entry was stale).
+      await expect(apps.resolve(app.ingestTokens[0])).resolves.toEqual({ kind: 'ingest', appId: 'app' });
+      expect(hget).toHaveBeenCalledTimes(3);
+    });
+
     it('asks Redis every time when the cache is off', async () => {
       const { registry: apps, redis } = await registry({ prefix: prefix('registry-nocache'), cacheTtlMs: 0 });
       const app = await apps.create('app');

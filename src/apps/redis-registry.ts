@@ -134,6 +134,11 @@ const MISS: CacheEntry = Object.freeze({ grant: null, raw: '' });
  * once. A grant whose grace period is over counts as unknown (checked on every call, cached or
  * not) and is removed from Redis on the way.
  *
+ * `resolveCached` answers from that cache alone, entries past their TTL included (the LRU keeps
+ * them until they are read or evicted): the auth-failure throttle lets a token through from an
+ * address over its limit only when this process has seen it valid, and `resolve` then checks it.
+ * With `cacheTtlMs` 0 it knows nothing but the admin token.
+ *
  * The admin token is checked locally (digests compared with `timingSafeEqual`), never stored.
  * Other tokens are looked up by SHA-256 digest, so the lookup's timing tells nothing about how
  * close a guess was.
@@ -252,6 +257,18 @@ export function createRedisAppRegistry(options: RedisAppRegistryOptions): AppReg
         runScript(redis, DELETE_IF, [tokensKey], [digest, entry.raw]).catch(() => undefined);
         return null;
       }
+      return { kind: entry.grant.kind, appId: entry.grant.appId };
+    },
+
+    resolveCached(token: string): TokenGrant | null | undefined {
+      if (typeof token !== 'string' || token.length === 0) return null;
+      const d = tokenDigest(token);
+      if (isAdminDigest(d, adminDigest)) return { kind: 'admin' };
+      // Stale entries too: a token in use is looked up again as its entry expires, so an entry
+      // past its TTL still says this process saw the token valid (resolve then asks Redis).
+      const entry = cache?.peek(d.toString('hex'), { allowStale: true });
+      if (!entry) return undefined;
+      if (entry.grant === null || isExpired(entry.grant, now())) return null;
       return { kind: entry.grant.kind, appId: entry.grant.appId };
     },
 

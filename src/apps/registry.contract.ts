@@ -126,6 +126,22 @@ export function describeAppRegistryContract(name: string, make: MakeRegistry): v
         await expect(registry.resolve(fresh)).resolves.toBeNull();
         await expect(registry.create('other', { ingestTokens: [fresh] })).resolves.toMatchObject({ ingestTokens: [fresh] });
       });
+
+      it('knows without a lookup (resolveCached) a token it resolved, and never grants an unknown or revoked one', async () => {
+        const registry = await registryWith({ adminToken: ADMIN });
+        const app = await registry.create('billing-api');
+        const [ingest] = app.ingestTokens;
+        const notAGrant = (v: unknown) => v === null || v === undefined;
+        expect(registry.resolveCached(ADMIN)).toEqual({ kind: 'admin' });
+        await registry.resolve(ingest);
+        expect(registry.resolveCached(ingest)).toEqual({ kind: 'ingest', appId: 'billing-api' });
+        for (const guess of [generateIngestToken(), `${ingest}0`, ADMIN.slice(1), '']) {
+          await registry.resolve(guess);
+          expect(notAGrant(registry.resolveCached(guess)), 'a guess is never known valid').toBe(true);
+        }
+        await registry.rotate('billing-api', 'ingest');
+        expect(notAGrant(registry.resolveCached(ingest)), 'a token rotated out here').toBe(true);
+      });
     });
 
     describe('apps', () => {

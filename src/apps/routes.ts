@@ -20,7 +20,7 @@ const RotateBody = z
  */
 export function appRoutes(deps: GatewayDeps): Hono {
   const app = new Hono();
-  const admin = (c: Context) => requireGrant(c, deps.apps, { bearer: true, allow: ['admin'] });
+  const admin = (c: Context) => requireGrant(c, deps, { bearer: true, allow: ['admin'] });
 
   app.post('/api/apps', async (c) => {
     await admin(c);
@@ -31,7 +31,7 @@ export function appRoutes(deps: GatewayDeps): Hono {
   });
 
   app.get('/api/apps', async (c) => {
-    const grant = await requireGrant(c, deps.apps, { bearer: true, query: true, allow: ['admin', 'read', 'ingest'] });
+    const grant = await requireGrant(c, deps, { bearer: true, query: true, allow: ['admin', 'read', 'ingest'] });
     const all = await deps.apps.list();
     return c.json({ apps: grant.kind === 'admin' ? all : all.filter((a) => a.id === grant.appId) });
   });

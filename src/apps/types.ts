@@ -30,6 +30,15 @@ export interface AppSummary {
 export interface AppRegistry {
   /** What a token grants, or null when unknown. Constant-time in the token's content. */
   resolve(token: string): Promise<TokenGrant | null>;
+  /**
+   * What this process already knows about a token, without asking the store: its grant when the
+   * token was resolved valid here (and is not known to be rotated out), null when it is known
+   * unknown, undefined when this process cannot tell without a lookup. A hint for the
+   * auth-failure throttle (src/http/auth.ts), not an authorisation: the grant may be stale (a
+   * registry that caches may return what it read before its cache TTL), so authorise with
+   * `resolve`. Constant-time in the token's content, like `resolve`.
+   */
+  resolveCached(token: string): TokenGrant | null | undefined;
   get(id: string): Promise<App | null>;
   list(): Promise<AppSummary[]>;
   /** Creates an app with one fresh ingest and read token; throws GatewayError `app_exists` (409). */

@@ -5,6 +5,7 @@ import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import type { TokenGrant } from '../apps/types.js';
 import type { GatewayDeps } from '../deps.js';
+import { contextAddress } from '../http/client-address.js';
 import { GatewayError } from '../errors.js';
 import type { Entry } from '../normalize/entry.js';
 import { readGrant } from '../query/history.js';
@@ -76,6 +77,9 @@ export function sessionRoutes(deps: GatewayDeps, hub: Hub): Hono {
     if (!session) throw new GatewayError('not_found', 404, 'no such session (sessions expire after 360 s unused)');
     const filter = await compileSubscription(session.spec, session.grant, deps.apps);
     const res = nodeResponse(c);
+    // One of the address's MAX_CONNECTIONS_PER_ADDRESS live connections (503 when it has them all).
+    const release = deps.streamSlots?.take(contextAddress(c, deps.config.trustProxy));
+    if (release) res.once('close', release);
     let detach = () => {};
     const sink = openStream(res, SESSION, deps.config.fanout.sseHeartbeatMs, () => detach());
     if (!session.tail) {

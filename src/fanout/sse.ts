@@ -1,6 +1,7 @@
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
 import type { GatewayDeps } from '../deps.js';
+import { contextAddress } from '../http/client-address.js';
 import { readGrant } from '../query/history.js';
 import { compileSubscription } from './filter.js';
 import type { Hub } from './hub.js';
@@ -45,6 +46,9 @@ export function sseRoutes(deps: GatewayDeps, hub: Hub): Hono {
     const sinceId = c.req.header('last-event-id') || q('last_event_id') || q('since_id');
     const history = Math.max(0, Math.floor(Number(q('history') ?? 0)) || 0);
     const res = nodeResponse(c);
+    // One of the address's MAX_CONNECTIONS_PER_ADDRESS live connections (503 when it has them all).
+    const release = deps.streamSlots?.take(contextAddress(c, deps.config.trustProxy));
+    if (release) res.once('close', release);
     let detach = () => {};
     const sink = openStream(res, SSE, deps.config.fanout.sseHeartbeatMs, () => detach());
     const sub = await hub.attach(filter, sink, { history, sinceId });

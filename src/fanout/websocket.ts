@@ -1,9 +1,12 @@
-import type { IncomingMessage, Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { TokenGrant } from '../apps/types.js';
 import type { GatewayDeps } from '../deps.js';
 import { GatewayError } from '../errors.js';
+import { resolveThrottled, tooManyAuthFailures } from '../http/auth.js';
+import { requestAddress } from '../http/client-address.js';
+import { tooManyConnections } from '../limits/address-slots.js';
 import type { Entry } from '../normalize/entry.js';
 import { compileSubscription, type SubscriptionSpec } from './filter.js';
 import type { Hub } from './hub.js';
@@ -13,6 +16,8 @@ import type { Chunk, Gap, Sink, Subscriber } from './subscriber.js';
 export interface WebSocketEndpoint {
   /** Open WebSocket connections on this process. */
   connections(): number;
+  /** Of those, the ones not authenticated yet (and not being closed). */
+  unauthenticated(): number;
   /** Closes every connection with 1001 and stops the heartbeat. */
   close(): void;
 }
@@ -54,15 +59,48 @@ function entryFrame(json: string, entry: Entry, chunk: Chunk | undefined): strin
   return frame;
 }
 
+/** How long a socket closed for want of a valid token gets to answer the close before it is cut. */
+const UNAUTHENTICATED_CLOSE_GRACE_MS = 1000;
+
+/** Refuses an upgrade with the HTTP answer of `err` (its status, headers and JSON body). */
+function refuseUpgrade(socket: Duplex, err: GatewayError): void {
+  const body = JSON.stringify({ error: err.code, message: err.message });
+  const headers = Object.entries(err.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  socket.end(
+    `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\n${headers}Content-Type: application/json\r\n` +
+      `Connection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+/** The token of an upgrade request: `?token=` or `Authorization: Bearer`. */
+function upgradeToken(req: IncomingMessage): string | null {
+  const query = (req.url ?? '').indexOf('?');
+  const fromUrl = query < 0 ? null : new URLSearchParams(req.url!.slice(query + 1)).get('token');
+  const header = req.headers.authorization;
+  return fromUrl || (header?.toLowerCase().startsWith('bearer ') ? header.slice(7).trim() || null : null);
+}
+
 /**
  * `GET /ws`: the protocol of protocol/README.md ("Live tail"), on `ws` with
  * permessage-deflate off (measured 8× slower here) and frames built as strings from each
  * entry's JSON, which the hub serialised once for every subscriber.
+ *
+ * Sockets that have not authenticated yet are counted apart from readers: at most
+ * `FANOUT_MAX_UNAUTHENTICATED` of them (beyond it, upgrades without a token in the URL or
+ * `Authorization` are refused with 503), each closed with 4001 after `FANOUT_AUTH_TIMEOUT_MS`
+ * (3 s), while `FANOUT_MAX_CONNECTIONS` counts authenticated ones only, so sockets that never
+ * authenticate cannot keep out a reader that brings its token. Every socket also takes one of
+ * its client address's `MAX_CONNECTIONS_PER_ADDRESS` slots, and tokens go through the
+ * auth-failure throttle (an upgrade with a token from an address over its limit: 429).
  */
 export function attachWebSocket(server: Server, deps: GatewayDeps, hub: Hub): WebSocketEndpoint {
   const cfg = deps.config.fanout;
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 });
   const alive = new Set<WebSocket>();
+  /** Upgraded, no grant yet, not being closed. */
+  const pending = new Set<WebSocket>();
+  /** Authenticated. */
+  const readers = new Set<WebSocket>();
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
@@ -70,20 +108,35 @@ export function attachWebSocket(server: Server, deps: GatewayDeps, hub: Hub): We
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    if (alive.size >= cfg.maxConnections) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
+    if (readers.size >= cfg.maxConnections) {
+      const message = `this process has ${cfg.maxConnections} live WebSocket connections (FANOUT_MAX_CONNECTIONS); retry later`;
+      return refuseUpgrade(socket, new GatewayError('too_many_connections', 503, message, { 'Retry-After': '5' }));
     }
+    const token = upgradeToken(req);
+    if (!token && pending.size >= cfg.maxUnauthenticated) {
+      // The pool frees as its sockets reach their auth deadline.
+      const message = 'too many connections are waiting to authenticate; send the token in ?token= or Authorization: Bearer, or retry later';
+      const retryAfter = String(Math.max(1, Math.ceil(cfg.authTimeoutMs / 1000)));
+      return refuseUpgrade(socket, new GatewayError('too_many_unauthenticated', 503, message, { 'Retry-After': retryAfter }));
+    }
+    const address = requestAddress(req, deps.config.trustProxy);
+    const wait = token ? (deps.authThrottle?.retryAfter(address) ?? 0) : 0;
+    if (wait > 0 && !deps.apps.resolveCached(token!)) return refuseUpgrade(socket, tooManyAuthFailures(wait));
+    const release = deps.streamSlots?.acquire(address);
+    if (release === null) return refuseUpgrade(socket, tooManyConnections(deps.streamSlots!.max));
+    // The raw socket closes however the connection ends (handshake aborted included).
+    if (release) socket.once('close', release);
     wss.handleUpgrade(req, socket, head, (ws) => {
       alive.add(ws);
-      void serve(ws, req).catch((err) => {
+      pending.add(ws);
+      void serve(ws, address, token).catch((err) => {
         deps.logger.error({ err }, 'websocket handler failed');
         ws.terminate();
       });
     });
   });
 
-  async function serve(ws: WebSocket, req: IncomingMessage): Promise<void> {
+  async function serve(ws: WebSocket, address: string, token: string | null): Promise<void> {
     let grant: TokenGrant | null = null;
     let sub: Subscriber | null = null;
     let subscribing: Promise<void> = Promise.resolve();
@@ -115,12 +168,24 @@ export function attachWebSocket(server: Server, deps: GatewayDeps, hub: Hub): We
       pongTimer = undefined;
     });
 
+    /**
+     * Closes a socket that has no grant: it leaves the unauthenticated pool at once, and a peer
+     * that does not answer the close is cut after a short grace (ws would wait 30 s).
+     */
+    const closeUnauthenticated = (code: number, reason: string) => {
+      pending.delete(ws);
+      ws.close(code, reason);
+      setTimeout(() => ws.terminate(), UNAUTHENTICATED_CLOSE_GRACE_MS).unref();
+    };
+
     const authTimer = setTimeout(() => {
-      if (!grant) ws.close(4001, 'unauthorized');
+      if (!grant) closeUnauthenticated(4001, 'unauthorized');
     }, cfg.authTimeoutMs);
 
     ws.on('close', () => {
       alive.delete(ws);
+      pending.delete(ws);
+      readers.delete(ws);
       clearInterval(heartbeat);
       clearTimeout(pongTimer);
       clearTimeout(authTimer);
@@ -131,13 +196,24 @@ export function attachWebSocket(server: Server, deps: GatewayDeps, hub: Hub): We
 
     const authenticate = async (token: string | undefined | null): Promise<boolean> => {
       if (!token) return false;
-      const g = await deps.apps.resolve(token);
+      let g: TokenGrant | null;
+      try {
+        g = await resolveThrottled(deps, () => address, token);
+      } catch (err) {
+        if (!(err instanceof GatewayError) || err.code !== 'too_many_auth_failures') throw err;
+        sendError(err.code, err.message);
+        closeUnauthenticated(1013, 'too many auth failures');
+        return false;
+      }
+      if (ws.readyState !== ws.OPEN) return false;
       if (!g || g.kind === 'ingest') {
         sendError('unauthorized', g ? 'an ingest token cannot read logs' : 'unknown token');
-        ws.close(4001, 'unauthorized');
+        closeUnauthenticated(4001, 'unauthorized');
         return false;
       }
       grant = g;
+      pending.delete(ws);
+      readers.add(ws);
       clearTimeout(authTimer);
       return true;
     };
@@ -158,7 +234,7 @@ export function attachWebSocket(server: Server, deps: GatewayDeps, hub: Hub): We
       if (!grant && !(await authenticate(msg.token))) {
         if (ws.readyState === ws.OPEN) {
           sendError('unauthorized', 'a read token is required');
-          ws.close(4001, 'unauthorized');
+          closeUnauthenticated(4001, 'unauthorized');
         }
         return;
       }
@@ -244,14 +320,12 @@ export function attachWebSocket(server: Server, deps: GatewayDeps, hub: Hub): We
     });
 
     send(JSON.stringify({ type: 'connected', connections: alive.size }));
-    const url = new URL(req.url ?? '/', 'http://x');
-    const header = req.headers.authorization;
-    const token = url.searchParams.get('token') ?? (header?.toLowerCase().startsWith('bearer ') ? header.slice(7).trim() : null);
     if (token) subscribing = subscribing.then(async () => void (await authenticate(token)));
   }
 
   return {
     connections: () => alive.size,
+    unauthenticated: () => pending.size,
     close: () => {
       for (const ws of alive) ws.close(1001, 'going away');
       wss.close();

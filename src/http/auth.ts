@@ -1,6 +1,8 @@
 import type { Context } from 'hono';
 import type { AppRegistry, TokenGrant } from '../apps/types.js';
 import { GatewayError } from '../errors.js';
+import type { AuthThrottle } from '../limits/auth-throttle.js';
+import { contextAddress } from './client-address.js';
 
 /** Where a route accepts its token from. */
 export interface TokenSources {
@@ -49,14 +51,55 @@ export interface RequireGrantOptions extends TokenSources {
   challenge?: Record<string, string>;
 }
 
+/** What token checks need (GatewayDeps has it all). */
+export interface GrantDeps {
+  apps: AppRegistry;
+  config: { trustProxy: boolean };
+  /** The auth-failure throttle per client address; absent: none. */
+  authThrottle?: AuthThrottle;
+}
+
+/** 429 `too_many_auth_failures`: the client's address failed too often; retry after `retryAfterSec`. */
+export function tooManyAuthFailures(retryAfterSec: number): GatewayError {
+  return new GatewayError(
+    'too_many_auth_failures',
+    429,
+    `too many failed authentications from this address; retry in ${retryAfterSec} s`,
+    { 'Retry-After': String(retryAfterSec) },
+  );
+}
+
+/**
+ * Resolves a token presented from client `address` (see `client-address.ts`) under the
+ * auth-failure throttle: an unknown token counts as a failure of the address; an address over
+ * its limit gets 429 `too_many_auth_failures` (thrown) without a store lookup, unless this
+ * process already knows the token valid (`resolveCached`: valid tokens are never slowed by
+ * others' failures from the same address). `address` is only computed when the throttle is on.
+ */
+export async function resolveThrottled(deps: GrantDeps, address: () => string, token: string): Promise<TokenGrant | null> {
+  const throttle = deps.authThrottle;
+  if (!throttle?.enabled) return deps.apps.resolve(token);
+  const at = address();
+  const wait = throttle.retryAfter(at);
+  if (wait > 0) {
+    if (!deps.apps.resolveCached(token)) throw tooManyAuthFailures(wait);
+    // Known valid here: resolve says whether it still is (a cache hit, or one lookup).
+    return deps.apps.resolve(token);
+  }
+  const grant = await deps.apps.resolve(token);
+  if (!grant) throttle.fail(at);
+  return grant;
+}
+
 /**
  * Resolves the request's token and checks its kind: 401 when missing or unknown, 403 when known
- * but not allowed here (a read token on an ingest route, say). Tokens are never echoed.
+ * but not allowed here (a read token on an ingest route, say), 429 when the client's address is
+ * over its auth failures (see {@link resolveThrottled}). Tokens are never echoed.
  */
-export async function requireGrant(c: Context, registry: AppRegistry, opts: RequireGrantOptions): Promise<TokenGrant> {
+export async function requireGrant(c: Context, deps: GrantDeps, opts: RequireGrantOptions): Promise<TokenGrant> {
   const token = presentedToken(c, opts);
   if (!token) throw new GatewayError('unauthorized', 401, 'a token is required', opts.challenge);
-  const grant = await registry.resolve(token);
+  const grant = await resolveThrottled(deps, () => contextAddress(c, deps.config.trustProxy), token);
   if (!grant) throw new GatewayError('unauthorized', 401, 'unknown token', opts.challenge);
   if (!opts.allow.includes(grant.kind)) {
     throw new GatewayError('forbidden', 403, `a ${grant.kind} token may not do this`);

@@ -27,7 +27,7 @@ export function drainRoutes(deps: GatewayDeps): Hono {
     const route = routePath(c);
     assertIngestEnabled(deps);
     // Basic (the drain URL's userinfo) or ?token=; Bearer for curl users.
-    const grant = await requireGrant(c, deps.apps, {
+    const grant = await requireGrant(c, deps, {
       basic: true,
       bearer: true,
       query: true,

@@ -31,7 +31,7 @@ export function jsonLogRoutes(deps: GatewayDeps): Hono {
   app.post('/api/logs', async (c) => {
     const route = routePath(c);
     assertIngestEnabled(deps);
-    const grant = await requireGrant(c, deps.apps, { bearer: true, query: true, allow: ['ingest', 'admin'] });
+    const grant = await requireGrant(c, deps, { bearer: true, query: true, allow: ['ingest', 'admin'] });
     const type = mediaType(c);
     const ndjson = NDJSON_TYPES.has(type);
     if (!ndjson && !JSON_TYPES.has(type)) {

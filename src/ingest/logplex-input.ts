@@ -4,7 +4,8 @@ import type { TokenGrant } from '../apps/types.js';
 import { nowMicros } from '../decode/timestamp.js';
 import type { GatewayDeps } from '../deps.js';
 import { GatewayError } from '../errors.js';
-import { presentedToken } from '../http/auth.js';
+import { presentedToken, resolveThrottled } from '../http/auth.js';
+import { contextAddress } from '../http/client-address.js';
 import { mediaType, readBody } from '../http/body.js';
 import type { Entry } from '../normalize/entry.js';
 import { syslogToEntry } from '../normalize/from-syslog.js';
@@ -30,10 +31,11 @@ export function logplexInputRoutes(deps: GatewayDeps): Hono {
   app.post('/logs', async (c) => {
     const route = routePath(c);
     assertIngestEnabled(deps);
+    const address = () => contextAddress(c, config.trustProxy);
     let basicGrant: Extract<TokenGrant, { kind: 'ingest' }> | null = null;
     if (c.req.header('authorization') !== undefined) {
       const token = presentedToken(c, { basic: true });
-      const grant = token ? await deps.apps.resolve(token) : null;
+      const grant = token ? await resolveThrottled(deps, address, token) : null;
       if (!grant) throw new GatewayError('unauthorized', 401, 'Unauthorized', CHALLENGE);
       if (grant.kind !== 'ingest') throw new GatewayError('forbidden', 403, 'credential may not write logs');
       basicGrant = grant;
@@ -70,7 +72,7 @@ export function logplexInputRoutes(deps: GatewayDeps): Hono {
       if (!name) throw new GatewayError('unauthorized', 401, 'Unauthorized', CHALLENGE);
       let grant = grants.get(name);
       if (grant === undefined) {
-        grant = await deps.apps.resolve(name);
+        grant = await resolveThrottled(deps, address, name);
         grants.set(name, grant);
       }
       if (!grant) throw new GatewayError('unauthorized', 401, 'Unauthorized', CHALLENGE);

@@ -34,7 +34,7 @@ export function historyRoutes(deps: GatewayDeps): Hono {
 
 /** Read routes take a read token (or the admin token) as Bearer or `?token=`. */
 export function readGrant(c: Context, deps: GatewayDeps): Promise<TokenGrant> {
-  return requireGrant(c, deps.apps, { bearer: true, basic: true, query: true, allow: ['read', 'admin'] });
+  return requireGrant(c, deps, { bearer: true, basic: true, query: true, allow: ['read', 'admin'] });
 }
 
 /** Query string → QueryFilter, checking the grant may read the requested apps. */
