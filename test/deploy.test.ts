@@ -40,5 +40,6 @@ describe('deployment files', () => {
     const config = loadConfig(env);
     expect(config.redis?.tlsRejectUnauthorized).toBe(false);
     expect(config.metricsToken).toHaveLength(64);
+    expect(config.trustProxy).toBe(true); // Heroku's router appends X-Forwarded-For
   });
 });

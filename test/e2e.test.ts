@@ -147,6 +147,11 @@ describe('the gateway process with a config file', () => {
     }
   });
 
+  it('has no loopback hint in its banner: HOST=127.0.0.1 was chosen, credentials are set', () => {
+    expect(gw.stderr()).toMatch(/listening on 127\.0\.0\.1:\d+\n/);
+    expect(gw.stderr()).not.toContain('loopback only');
+  });
+
   it('serves Prometheus metrics at /metrics behind METRICS_TOKEN: its own and the process\'s', async () => {
     expect((await call(gw, 'GET', '/metrics')).status).toBe(401);
     const res = await call(gw, 'GET', '/metrics', { headers: { Authorization: `Bearer ${METRICS}` } });
@@ -164,11 +169,6 @@ describe('the gateway process with a config file', () => {
     }
     expect(res.text).not.toContain('shop');
     expect(gw.stdout() + gw.stderr()).not.toContain(METRICS);
-  });
-
-  it('has no loopback hint in its banner: HOST=127.0.0.1 was chosen, credentials are set', () => {
-    expect(gw.stderr()).toMatch(/listening on 127\.0\.0\.1:\d+\n/);
-    expect(gw.stderr()).not.toContain('loopback only');
   });
 
   it('never writes a token into its own logs', () => {
