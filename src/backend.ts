@@ -5,6 +5,7 @@ import type { AppRegistry } from './apps/types.js';
 import type { Config } from './config.js';
 import { createMemoryRateLimiter, type RateLimiter } from './limits/rate-limiter.js';
 import { createRedisRateLimiter } from './limits/redis-rate-limiter.js';
+import { setEntryLimits } from './normalize/bounds.js';
 import { createMemoryStore } from './store/memory.js';
 import { createRedisStore } from './store/redis.js';
 import { createRedisClient, waitReady } from './store/redis-client.js';
@@ -25,10 +26,16 @@ export interface Backend {
  * the shared rate limiter, so any number of gateway processes act as one service.
  */
 export async function createBackend(config: Config, logger: Logger): Promise<Backend> {
+  // Process-wide: the Redis store rebuilds drain entries when read and must bound them as ingest did.
+  setEntryLimits(config.entryLimits);
   const r = config.redis;
   if (!r) {
     return {
-      store: createMemoryStore({ historyPerApp: config.historyPerApp, maxDedupeKeys: config.dedupeMaxKeys }),
+      store: createMemoryStore({
+        historyPerApp: config.historyPerApp,
+        historyBytesPerApp: config.historyBytesPerApp,
+        maxDedupeKeys: config.dedupeMaxKeys,
+      }),
       apps: createMemoryAppRegistry({ adminToken: config.adminToken }),
       rateLimiter: createMemoryRateLimiter({ ratePerSec: config.rateLimitLinesPerSec, burst: config.rateLimitBurst }),
       close: async () => {},
@@ -58,6 +65,7 @@ export async function createBackend(config: Config, logger: Logger): Promise<Bac
     redis,
     prefix: r.prefix,
     historyPerApp: config.historyPerApp,
+    historyBytesPerApp: config.historyBytesPerApp,
     shards: r.shards,
     firehoseMaxLen: r.firehoseMaxLen,
     followBatch: r.followBatch,

@@ -11,6 +11,21 @@ describe('configuration', () => {
     expect(config.dedupeTtlMs).toBe(900_000);
   });
 
+  it('bounds entries and each app history in bytes by default', () => {
+    const config = loadConfig({});
+    expect(config.historyBytesPerApp).toBe(8 * 1024 * 1024);
+    expect(config.entryLimits).toEqual({ maxMessageBytes: 65536, maxContextBytes: 65536, maxJsonDepth: 32 });
+    expect(() => loadConfig({ MAX_JSON_DEPTH: '0' })).toThrow(/MAX_JSON_DEPTH/);
+  });
+
+  it('refuses at start a Redis history too big to read back within the command timeout', () => {
+    expect(() => loadConfig({ REDIS_URL: 'redis://x', HISTORY_PER_APP: '1000000' })).toThrow(/HISTORY_PER_APP.*REDIS_COMMAND_TIMEOUT_MS 2000/s);
+    expect(() => loadConfig({ REDIS_URL: 'redis://x', REDIS_COMMAND_TIMEOUT_MS: '100', HISTORY_BYTES_PER_APP: String(16 * 1024 * 1024) })).toThrow(/REDIS_COMMAND_TIMEOUT_MS 100/);
+    expect(loadConfig({ REDIS_URL: 'redis://x', HISTORY_PER_APP: '100000', REDIS_COMMAND_TIMEOUT_MS: '1000' }).historyPerApp).toBe(100_000);
+    // The memory store reads in process: no such bound.
+    expect(loadConfig({ HISTORY_PER_APP: '1000000' }).historyPerApp).toBe(1_000_000);
+  });
+
   it('turns on the Redis store with REDIS_URL, with its own defaults', () => {
     const { redis } = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' });
     expect(redis).toMatchObject({ prefix: 'sluice', shards: 8, firehoseMaxLen: 1000, followBatch: 100, tlsRejectUnauthorized: true });

@@ -699,6 +699,8 @@ describe('a slow consumer while 100k lines flow', () => {
   const closing = liveApp('closing');
   const SLOW_ENV = {
     HISTORY_PER_APP: '200000',
+    // 30,000 padded lines are over the default 8 MiB: the resume must find every one of them.
+    HISTORY_BYTES_PER_APP: String(256 * 1024 * 1024),
     FANOUT_QUEUE_MAX_BYTES: String(1024 * 1024),
     FANOUT_SOCKET_HIGH_WATER_BYTES: String(256 * 1024),
     FANOUT_HEARTBEAT_MS: '60000',

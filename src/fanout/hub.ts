@@ -1,4 +1,5 @@
 import type { Entry } from '../normalize/entry.js';
+import { entryJson } from '../normalize/serialize.js';
 import { GatewayError, storeUnavailable } from '../errors.js';
 import type { Store, Unsubscribe } from '../store/types.js';
 import type { CompiledSubscription } from './filter.js';
@@ -240,20 +241,25 @@ export class Hub {
         const entry = batch[i]!;
         const forApp = this.byApp.get(entry.app_id);
         if (forApp === undefined && this.allApps.size === 0) continue;
-        let json: string | undefined;
+        // Serialised once for every subscriber, when the first one matches; an entry that
+        // cannot be serialised (null, counted) is skipped for all of them, never thrown.
+        let json: string | null | undefined;
         if (forApp !== undefined) {
           for (const g of forApp) {
             if (!g.filter.matches(entry)) continue;
+            if ((json ??= entryJson(entry)) === null) break;
             if (g.entries.length === 0) touched.push(g);
             g.entries.push(entry);
-            g.jsons.push((json ??= JSON.stringify(entry)));
+            g.jsons.push(json);
           }
         }
+        if (json === null) continue;
         for (const g of this.allApps) {
           if (!g.filter.matches(entry)) continue;
+          if ((json ??= entryJson(entry)) === null) break;
           if (g.entries.length === 0) touched.push(g);
           g.entries.push(entry);
-          g.jsons.push((json ??= JSON.stringify(entry)));
+          g.jsons.push(json);
         }
       }
       budget -= end - this.inboxPos;

@@ -1,6 +1,7 @@
 import type { Entry } from '../normalize/entry.js';
 import { EntryQueue } from './entry-queue.js';
 import type { CompiledSubscription } from './filter.js';
+import { servableEntries } from '../normalize/serialize.js';
 
 /** A gap as the protocol announces it. */
 export interface Gap {
@@ -134,7 +135,9 @@ export class Subscriber {
     if (gap) this.sink.writeGap(gap);
     // Without history nothing live can duplicate it: no id set to test every entry against.
     this.historyIds = entries.length > 0 ? new Set(entries.map((e) => e.id)) : null;
-    this.history = { jsons: entries.map((e) => JSON.stringify(e)), entries, pos: 0 };
+    // An entry that cannot be serialised is left out (and counted), never fatal to the history.
+    const servable = servableEntries(entries);
+    this.history = { jsons: servable.jsons, entries: servable.entries, pos: 0 };
     if (this.historyIds && this.queued > 0) {
       // Drop queued live entries that the history already holds.
       const ids = this.historyIds;

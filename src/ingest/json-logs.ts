@@ -7,6 +7,7 @@ import { requireGrant } from '../http/auth.js';
 import { mediaType, readBody } from '../http/body.js';
 import type { Entry } from '../normalize/entry.js';
 import { classifyJsonPayload, jsonToEntry } from '../normalize/from-json.js';
+import { entriesJsonArray } from '../normalize/serialize.js';
 import { assertIngestEnabled, chargeRate } from './limits.js';
 
 const JSON_TYPES = new Set(['application/json']);
@@ -128,7 +129,9 @@ export function jsonLogRoutes(deps: GatewayDeps): Hono {
       countErrors();
     }
     if (result.duplicate) return c.json({ saved: 0, duplicate: true, entries: [], errors: null }, 200);
-    return c.json({ saved: entries.length, entries, errors: errors.length ? errors : null }, 201);
+    // Built as text: the entries are stored, so serialising them for the answer must not fail it.
+    c.header('Content-Type', 'application/json');
+    return c.body(`{"saved":${entries.length},"entries":${entriesJsonArray(entries)},"errors":${errors.length ? JSON.stringify(errors) : 'null'}}`, 201);
   });
   return app;
 }

@@ -36,6 +36,10 @@ export const ENTRY_FLAGS = [
   'invalid_utf8', // bytes were not valid UTF-8; decoded with U+FFFD
   'invalid_metric', // an l2met value that is not a number (kept with value null)
   'rfc3164', // the frame was BSD syslog, parsed by the fallback
+  'truncated', // message, stack_trace or tags were cut to MAX_MESSAGE_BYTES (see bounds.ts)
+  'json_too_deep', // a JSON message nested deeper than MAX_JSON_DEPTH: kept as text, not parsed
+  'json_too_large', // a JSON message whose fields exceed MAX_CONTEXT_BYTES: kept as text
+  'context_truncated', // a sent context deeper than MAX_JSON_DEPTH or over MAX_CONTEXT_BYTES was cut
 ] as const;
 export type EntryFlag = (typeof ENTRY_FLAGS)[number];
 

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { parseTimestampString } from '../decode/timestamp.js';
+import { entryLimits, JSON_OK, measureJson, pruneJson, truncateUtf8 } from './bounds.js';
 import type { Entry, EntryFlag, Level } from './entry.js';
 import { levelFromNumber, parseLevelAlias } from './level.js';
 import { createLogfmtTokens, scanLogfmt, setField } from './logfmt.js';
@@ -102,6 +103,10 @@ const MAX_EPOCH_MS = 253402300799999;
  * - Unknown fields go into `context` (beside the item's own `context`, which wins on a clash), so
  *   nothing a sender wrote is dropped and no sender is rejected for an extra field.
  * - No `trace_id` is invented: the entry's ULID already identifies it.
+ * - Bounds (bounds.ts): `message` and `stack_trace` are cut to `MAX_MESSAGE_BYTES` and tags to
+ *   100 of 256 characters (flag `truncated`); a `context` deeper than `MAX_JSON_DEPTH` or over
+ *   `MAX_CONTEXT_BYTES` keeps what fits (flag `context_truncated`). The entry is stored, never
+ *   refused for its size: the sender could not do better by retrying.
  *
  * @example
  * jsonToEntry({ level: 'warn', message: 'slow', timestamp: '2025-01-15T14:22:00Z' },
@@ -128,8 +133,12 @@ function toEntry(item: unknown, defaults: JsonEntryDefaults): JsonEntryResult {
   }
   const d = parsed.data;
 
-  const message = d.message ?? d.msg;
-  if (message == null) return { ok: false, error: 'message: required' };
+  const sentMessage = d.message ?? d.msg;
+  if (sentMessage == null) return { ok: false, error: 'message: required' };
+  const limits = entryLimits();
+  // Bounds (bounds.ts): every stored entry can be served again, and costs a bounded amount.
+  const message = truncateUtf8(sentMessage, limits.maxMessageBytes);
+  let truncated = message !== sentMessage;
 
   let timestamp: string;
   const ts = d.timestamp;
@@ -164,6 +173,12 @@ function toEntry(item: unknown, defaults: JsonEntryDefaults): JsonEntryResult {
     if (!Object.prototype.hasOwnProperty.call(context, key)) setField(context!, key, item[key]);
   }
 
+  let contextTruncated = false;
+  if (context !== undefined && measureJson(context, limits.maxJsonDepth, limits.maxContextBytes) !== JSON_OK) {
+    context = pruneJson(context, limits.maxJsonDepth, limits.maxContextBytes) as Record<string, unknown>;
+    contextTruncated = true;
+  }
+
   let metrics: Entry['metrics'];
   let invalidMetric = false;
   if (mayHoldMetrics(message)) {
@@ -174,8 +189,13 @@ function toEntry(item: unknown, defaults: JsonEntryDefaults): JsonEntryResult {
 
   const appKeyForm = d.app_key != null || defaults.appKeyForm === true;
   const environment = d.environment ?? (appKeyForm ? d.app_id : undefined) ?? defaults.environment;
+  let sentTags = d.tags ?? undefined;
+  if (sentTags !== undefined && (sentTags.length > MAX_TAGS || !tagsFit(sentTags))) {
+    sentTags = sentTags.slice(0, MAX_TAGS).map((t) => (t.length > MAX_TAG_CHARS ? t.slice(0, MAX_TAG_CHARS) : t));
+    truncated = true;
+  }
   const tags =
-    d.tags == null ? defaults.tags : defaults.tags === undefined ? d.tags : defaults.tags.concat(d.tags);
+    sentTags === undefined ? defaults.tags : defaults.tags === undefined ? sentTags : defaults.tags.concat(sentTags);
 
   const entry: Entry = {
     id: ulid(),
@@ -191,7 +211,10 @@ function toEntry(item: unknown, defaults: JsonEntryDefaults): JsonEntryResult {
   if (context !== undefined) entry.context = context;
   if (metrics !== undefined) entry.metrics = metrics;
   if (tags !== undefined) entry.tags = tags;
-  if (d.stack_trace != null) entry.stack_trace = d.stack_trace;
+  if (d.stack_trace != null) {
+    entry.stack_trace = truncateUtf8(d.stack_trace, limits.maxMessageBytes);
+    if (entry.stack_trace !== d.stack_trace) truncated = true;
+  }
   if (d.trace_id != null) entry.trace_id = d.trace_id;
   const batchId = d.batch_id ?? defaults.batchId;
   if (batchId !== undefined) entry.batch_id = batchId;
@@ -201,8 +224,19 @@ function toEntry(item: unknown, defaults: JsonEntryDefaults): JsonEntryResult {
   if (environment != null) entry.environment = environment;
   let flags: EntryFlag[] | undefined;
   if (invalidMetric) flags = ['invalid_metric'];
+  if (truncated) (flags ??= []).push('truncated');
+  if (contextTruncated) (flags ??= []).push('context_truncated');
   if (flags !== undefined) entry.flags = flags;
   return { ok: true, entry };
+}
+
+/** Most tags kept from one item, and the longest tag (the excess is cut, flag `truncated`). */
+const MAX_TAGS = 100;
+const MAX_TAG_CHARS = 256;
+
+function tagsFit(tags: string[]): boolean {
+  for (const t of tags) if (t.length > MAX_TAG_CHARS) return false;
+  return true;
 }
 
 /**

@@ -13,6 +13,7 @@
  */
 import type { SyslogRecord } from '../decode/types.js';
 import type { Entry, EntryFlag, Level } from './entry.js';
+import { entryLimits, truncateUtf8 } from './bounds.js';
 import { parseJsonMessage } from './json-message.js';
 import { levelFromLogfmt, levelFromText, resolveLevel } from './level.js';
 import {
@@ -68,7 +69,9 @@ const metricsOut = createMetricsResult();
  * - `trace_id`: `trace_id=`, else `request_id=` (the Heroku router's request id, which apps see as
  *   `X-Request-ID`: it ties the router line to the app's own lines), or the JSON equivalents.
  * - `status`: the HTTP status of a Heroku router line.
- * - `flags`: invalid_timestamp, invalid_utf8, invalid_metric, rfc3164 (in that order).
+ * - `flags`: invalid_timestamp, invalid_utf8, invalid_metric, rfc3164, truncated (message or
+ *   stack over `MAX_MESSAGE_BYTES`), json_too_deep / json_too_large (a JSON message beyond the
+ *   entry limits, kept as text), in that order.
  *
  * @example
  * syslogToEntry(record, { appId: 'shop', receivedAt: nowMicros(), frameId })
@@ -86,7 +89,11 @@ export function syslogToEntry(rec: SyslogRecord, ctx: SyslogEntryContext): Entry
   let invalidMetric = false;
 
   const json = startsWithBrace(raw) ? parseJsonMessage(raw) : null;
-  if (json !== null) {
+  let refusedJson: EntryFlag | undefined;
+  if (json !== null && json.refused !== undefined) {
+    // Valid JSON beyond the entry limits: the message stays text (not scanned as logfmt either).
+    refusedJson = json.refused;
+  } else if (json !== null) {
     for (const _ in json.fields) {
       context = json.fields; // `{}` adds no context
       break;
@@ -115,13 +122,23 @@ export function syslogToEntry(rec: SyslogRecord, ctx: SyslogEntryContext): Entry
     for (const sdId in sd) setField((context ??= {}), sdId, sd[sdId]);
   }
 
+  const limits = entryLimits();
+  const cut = truncateUtf8(message, limits.maxMessageBytes);
+  let truncated = cut !== message;
+  if (stack !== undefined) {
+    const s = truncateUtf8(stack, limits.maxMessageBytes);
+    if (s !== stack) {
+      stack = s;
+      truncated = true;
+    }
+  }
   const entry: Entry = {
     id: ctx.id ?? ulid(),
     timestamp: rec.timestamp ?? ctx.receivedAt,
     received_at: ctx.receivedAt,
     level: resolveLevel(rec.severity, content),
     app_id: ctx.appId,
-    message,
+    message: cut,
   };
   const source = ctx.appNameOverride ?? rec.appName;
   if (source != null) entry.source = source;
@@ -144,6 +161,8 @@ export function syslogToEntry(rec: SyslogRecord, ctx: SyslogEntryContext): Entry
   if (rec.invalidUtf8) (flags ??= []).push('invalid_utf8');
   if (invalidMetric) (flags ??= []).push('invalid_metric');
   if (rec.format === 'rfc3164') (flags ??= []).push('rfc3164');
+  if (truncated) (flags ??= []).push('truncated');
+  if (refusedJson !== undefined) (flags ??= []).push(refusedJson);
   if (flags !== undefined) entry.flags = flags;
   return entry;
 }

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { looksLikeJsonObject, parseJsonMessage } from './json-message.js';
+import { setEntryLimits, DEFAULT_ENTRY_LIMITS } from './bounds.js';
+import { looksLikeJsonObject, parseJsonMessage as parseAny, type JsonMessage } from './json-message.js';
+
+/** parseJsonMessage for messages within the limits: a JsonMessage or null. */
+function parseJsonMessage(s: string): JsonMessage | null {
+  const m = parseAny(s);
+  if (m !== null && m.refused !== undefined) throw new Error(`refused: ${m.refused}`);
+  return m;
+}
+
+const nested = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
 
 describe('parseJsonMessage', () => {
   it('reads a pino line: numeric level, msg, error stack', () => {
@@ -43,6 +53,28 @@ describe('parseJsonMessage', () => {
     expect(Object.getPrototypeOf(m!.fields)).toBe(Object.prototype);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.keys(m!.fields)).toEqual(['__proto__', 'a']);
+  });
+});
+
+describe('parseJsonMessage bounds', () => {
+  it('refuses an object nested deeper than MAX_JSON_DEPTH, however deep, without throwing', () => {
+    expect(parseAny(nested(DEFAULT_ENTRY_LIMITS.maxJsonDepth))!.fields).toBeDefined();
+    for (const depth of [DEFAULT_ENTRY_LIMITS.maxJsonDepth + 1, 5000, 100_000]) {
+      expect(parseAny(nested(depth))).toEqual({ refused: 'json_too_deep' });
+    }
+  });
+
+  it('refuses an object whose fields exceed MAX_CONTEXT_BYTES', () => {
+    setEntryLimits({ maxContextBytes: 100 });
+    try {
+      expect(parseAny(JSON.stringify({ a: 'x'.repeat(50) }))!.fields).toBeDefined();
+      expect(parseAny(JSON.stringify({ a: 'x'.repeat(200) }))).toEqual({ refused: 'json_too_large' });
+      expect(parseAny(JSON.stringify(Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, i]))))).toEqual({
+        refused: 'json_too_large',
+      });
+    } finally {
+      setEntryLimits(DEFAULT_ENTRY_LIMITS);
+    }
   });
 });
 

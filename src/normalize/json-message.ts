@@ -2,11 +2,22 @@
  * Messages that are JSON objects: what structured loggers (pino, bunyan, winston, zap,
  * structlog) write to stdout, and so what arrives through a drain as the syslog MSG.
  */
+import { entryLimits, JSON_OK, JSON_TOO_DEEP, measureJson } from './bounds.js';
 import type { Level } from './entry.js';
 import { levelFromFields } from './level.js';
 
+/**
+ * A message that is valid JSON but beyond the entry limits (bounds.ts): it stays text, and the
+ * entry carries the flag.
+ */
+export interface JsonMessageRefused {
+  fields?: undefined;
+  refused: 'json_too_deep' | 'json_too_large';
+}
+
 /** What a JSON message contributes to its entry. */
 export interface JsonMessage {
+  refused?: undefined;
   /** The whole parsed object: it becomes the entry's context, every original field kept. */
   fields: Record<string, unknown>;
   /** From `level`, `severity` or `lvl` (names, syslog digits, pino numbers), else null. */
@@ -47,7 +58,9 @@ function errorStack(v: unknown): string | undefined {
 
 /**
  * Parses a message that is a JSON object, or returns null (not an object, or not valid JSON).
- * Never throws.
+ * Never throws. A JSON object nested deeper than `MAX_JSON_DEPTH` or larger than
+ * `MAX_CONTEXT_BYTES` is refused (`{ refused }`): its entry keeps the text, flagged, so no stored
+ * entry holds a value that cannot be serialised again.
  *
  * The entry's message becomes the JSON's `message`/`msg` when there is one (that is the text a
  * human wrote; the rest is context), and the full object, `msg` included, stays in `fields`, so
@@ -57,7 +70,7 @@ function errorStack(v: unknown): string | undefined {
  * parseJsonMessage('{"level":50,"msg":"boom","user":7}')
  * // { fields: {level:50,msg:'boom',user:7}, level: 'ERROR', message: 'boom', stack: undefined, … }
  */
-export function parseJsonMessage(message: string): JsonMessage | null {
+export function parseJsonMessage(message: string): JsonMessage | JsonMessageRefused | null {
   if (!looksLikeJsonObject(message)) return null;
   let parsed: unknown;
   try {
@@ -67,6 +80,9 @@ export function parseJsonMessage(message: string): JsonMessage | null {
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
   const f = parsed as Record<string, unknown>;
+  const limits = entryLimits();
+  const fit = measureJson(f, limits.maxJsonDepth, limits.maxContextBytes);
+  if (fit !== JSON_OK) return { refused: fit === JSON_TOO_DEEP ? 'json_too_deep' : 'json_too_large' };
   let tags: string[] | undefined;
   const rawTags = f.tags;
   if (Array.isArray(rawTags)) {

@@ -6,6 +6,7 @@ import { GatewayError } from '../errors.js';
 import { canRead, requireGrant } from '../http/auth.js';
 import { LEVELS, type Level } from '../normalize/entry.js';
 import { parseLevelAlias } from '../normalize/level.js';
+import { entriesJsonArray, entryJson } from '../normalize/serialize.js';
 import type { QueryFilter } from '../store/types.js';
 
 /**
@@ -19,7 +20,9 @@ export function historyRoutes(deps: GatewayDeps): Hono {
     const grant = await readGrant(c, deps);
     const filter = parseFilter(c, grant, deps.config.queryMaxLimit);
     const { total, entries } = await deps.store.query(filter);
-    return c.json({ total, limit: filter.limit, offset: filter.offset, entries });
+    // Built as text: an entry that cannot be serialised is left out (counted), not a 500.
+    c.header('Content-Type', 'application/json');
+    return c.body(`{"total":${total},"limit":${filter.limit},"offset":${filter.offset},"entries":${entriesJsonArray(entries)}}`);
   });
 
   app.get('/api/logs/:id', async (c) => {
@@ -27,7 +30,10 @@ export function historyRoutes(deps: GatewayDeps): Hono {
     const appIds = grant.kind === 'admin' ? undefined : [grant.appId];
     const entry = await deps.store.get(c.req.param('id'), appIds);
     if (!entry) throw new GatewayError('not_found', 404, 'no entry with that id or trace_id');
-    return c.json(entry);
+    const json = entryJson(entry);
+    if (json === null) throw new GatewayError('entry_unservable', 500, 'the entry cannot be serialised');
+    c.header('Content-Type', 'application/json');
+    return c.body(json);
   });
   return app;
 }

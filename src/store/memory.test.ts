@@ -2,8 +2,9 @@ import { describe, expect, it, vi } from 'vitest';
 import { createMemoryStore } from './memory.js';
 import { createEntryFactory, describeStoreContract } from './store.contract.js';
 
-describeStoreContract('memory', async () => ({ store: createMemoryStore({ historyPerApp: 20 }) }), {
+describeStoreContract('memory', async () => ({ store: createMemoryStore({ historyPerApp: 20, historyBytesPerApp: 256 * 1024 }) }), {
   historyPerApp: 20,
+  historyBytesPerApp: 256 * 1024,
 });
 
 describe('createMemoryStore', () => {

@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { storeUnavailable } from '../errors.js';
 import type { Entry } from '../normalize/entry.js';
+import { approxEntryBytes } from '../normalize/bounds.js';
 import { compareNewestFirst, compileFilter, selectPage } from './query.js';
 import { Ring } from './ring.js';
 import { entriesOf, type AppendRequest, type AppendResult, type QueryFilter, type QueryResult, type Store, type StoreHealth, type Unsubscribe } from './types.js';
@@ -9,6 +10,11 @@ import { entriesOf, type AppendRequest, type AppendResult, type QueryFilter, typ
 export interface MemoryStoreOptions {
   /** Entries kept per app; the oldest are dropped beyond it. Default 1500, as Logplex keeps. */
   historyPerApp?: number;
+  /**
+   * Approximate bytes kept per app ({@link approxEntryBytes}); the oldest entries are dropped
+   * beyond it, the newest always kept. Default 8 MiB (`HISTORY_BYTES_PER_APP`).
+   */
+  historyBytesPerApp?: number;
   /**
    * Dedupe keys remembered at most (least recently used dropped first). Default 100 000. A key
    * dropped early by this bound no longer catches its replay, so size it above the number of
@@ -23,6 +29,15 @@ export interface MemoryStoreOptions {
 export const DEFAULT_DEDUPE_TTL_MS = 15 * 60_000;
 /** History per app when not configured, as Logplex keeps (1500 lines). */
 export const DEFAULT_HISTORY_PER_APP = 1500;
+/** History bytes per app when not configured. */
+export const DEFAULT_HISTORY_BYTES_PER_APP = 8 * 1024 * 1024;
+
+/** One app's history: its entries, their approximate sizes (same positions) and their sum. */
+interface AppHistory {
+  entries: Ring<Entry>;
+  sizes: Ring<number>;
+  bytes: number;
+}
 const DEFAULT_MAX_DEDUPE_KEYS = 100_000;
 
 /**
@@ -53,8 +68,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   if (!Number.isInteger(maxDedupeKeys) || maxDedupeKeys < 1) {
     throw new RangeError(`maxDedupeKeys must be a positive integer, got ${maxDedupeKeys}`);
   }
+  const historyBytes = options.historyBytesPerApp ?? DEFAULT_HISTORY_BYTES_PER_APP;
+  if (!(historyBytes >= 1)) throw new RangeError(`historyBytesPerApp must be positive, got ${historyBytes}`);
   const onListenerError = options.onListenerError;
 
+  const histories = new Map<string, AppHistory>();
   const rings = new Map<string, Ring<Entry>>();
   // Per-item TTL from each request; `max` bounds memory whatever the traffic.
   const seen = new LRUCache<string, true>({ max: maxDedupeKeys });
@@ -102,12 +120,21 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       // append, which is what makes the dedupe atomic here.
       const entries = entriesOf(req);
       for (const entry of entries) {
-        let ring = rings.get(entry.app_id);
-        if (!ring) {
-          ring = new Ring<Entry>(historyPerApp);
-          rings.set(entry.app_id, ring);
+        let h = histories.get(entry.app_id);
+        if (!h) {
+          h = { entries: new Ring<Entry>(historyPerApp), sizes: new Ring<number>(historyPerApp), bytes: 0 };
+          histories.set(entry.app_id, h);
+          rings.set(entry.app_id, h.entries);
         }
-        ring.push(entry);
+        const size = approxEntryBytes(entry);
+        h.entries.push(entry);
+        const evicted = h.sizes.push(size);
+        h.bytes += size - (evicted ?? 0);
+        // The byte bound: oldest first, never the entry just stored.
+        while (h.bytes > historyBytes && h.entries.size > 1) {
+          h.entries.shift();
+          h.bytes -= h.sizes.shift()!;
+        }
       }
       if (req.dedupeKey !== undefined) seen.set(req.dedupeKey, true, { ttl: Math.ceil(ttl) });
       if (entries.length > 0 && listeners.size > 0) notify(entries.slice());
@@ -170,6 +197,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       closed = true;
       listeners.clear();
       rings.clear();
+      histories.clear();
       seen.clear();
     },
   };

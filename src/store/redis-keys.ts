@@ -11,6 +11,9 @@
  *                                  app's first line), so trimming to HISTORY_PER_APP lines is
  *                                  `XTRIM MINID ~ last-HISTORY_PER_APP+1` and reads need no count
  * <p>:{s<k>}:hn:<app>      STRING  the app's line counter: `last` of its newest block
+ * <p>:{s<k>}:hz:<app>      LIST    `<last> <bytes>` of each block held, oldest first: what the
+ *                                  append script trims by (lines and HISTORY_BYTES_PER_APP)
+ * <p>:{s<k>}:hb:<app>      STRING  the sum of those bytes
  * <p>:{s<k>}:fh            STREAM  the shard's firehose, one stream entry per ingest request and
  *                                  app, field `b` = the same block; what fan-out processes
  *                                  follow (XREAD), trimmed MAXLEN ~ REDIS_FIREHOSE_MAXLEN
@@ -48,6 +51,12 @@ export class RedisKeys {
   }
   historyCount(appId: string): string {
     return `${this.tag(shardOf(appId, this.shards))}:hn:${appId}`;
+  }
+  historySizes(appId: string): string {
+    return `${this.tag(shardOf(appId, this.shards))}:hz:${appId}`;
+  }
+  historyBytes(appId: string): string {
+    return `${this.tag(shardOf(appId, this.shards))}:hb:${appId}`;
   }
   firehose(shard: number): string {
     return `${this.tag(shard)}:fh`;

@@ -16,6 +16,7 @@ import { createRedisStore } from './redis.js';
 import { createEntryFactory, describeStoreContract, drainBatch, herokuVectorBody } from './store.contract.js';
 
 const HISTORY = 20;
+const HISTORY_BYTES = 256 * 1024;
 
 describe.skipIf(!redisAvailable)('Redis Streams store', () => {
   describe('on a single Redis', () => {
@@ -26,7 +27,7 @@ describe.skipIf(!redisAvailable)('Redis Streams store', () => {
         const redis = createRedisClient({ url: target.url });
         await waitReady(redis, 5000);
         const prefix = testKeyPrefix('contract');
-        const store = createRedisStore({ redis, prefix, historyPerApp: HISTORY, shards: 4 });
+        const store = createRedisStore({ redis, prefix, historyPerApp: HISTORY, historyBytesPerApp: HISTORY_BYTES, shards: 4 });
         return {
           store,
           cleanup: async () => {
@@ -35,7 +36,7 @@ describe.skipIf(!redisAvailable)('Redis Streams store', () => {
           },
         };
       },
-      { historyPerApp: HISTORY },
+      { historyPerApp: HISTORY, historyBytesPerApp: HISTORY_BYTES },
     );
   });
 
@@ -54,7 +55,7 @@ describe.skipIf(!redisAvailable)('Redis Streams store', () => {
         const redis = createRedisClient({ clusterNodes: cluster.nodes.map((n) => `${n.host}:${n.port}`) });
         await waitReady(redis, 10_000);
         const prefix = testKeyPrefix('cluster');
-        const store = createRedisStore({ redis, prefix, historyPerApp: HISTORY, shards: 8 });
+        const store = createRedisStore({ redis, prefix, historyPerApp: HISTORY, historyBytesPerApp: HISTORY_BYTES, shards: 8 });
         return {
           store,
           cleanup: async () => {
@@ -63,7 +64,7 @@ describe.skipIf(!redisAvailable)('Redis Streams store', () => {
           },
         };
       },
-      { historyPerApp: HISTORY },
+      { historyPerApp: HISTORY, historyBytesPerApp: HISTORY_BYTES },
     );
 
     it('spreads the shards over the masters and keeps each request in one slot', async () => {

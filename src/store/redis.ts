@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { storeUnavailable, GatewayError } from '../errors.js';
 import type { Entry } from '../normalize/entry.js';
 import { decodeBlock, encodeEntriesBlock, encodeSyslogBlock } from './block.js';
+import { servableEntries } from '../normalize/serialize.js';
 import { compileFilter, compareNewestFirst, selectPage } from './query.js';
 import { RedisKeys, shardOf } from './redis-keys.js';
 import { countOf, type AppendRequest, type AppendResult, type QueryFilter, type QueryResult, type Store, type StoreHealth } from './types.js';
@@ -14,6 +15,8 @@ export interface RedisStoreOptions {
   prefix?: string;
   /** Lines kept per app (`HISTORY_PER_APP`, default 1500). */
   historyPerApp?: number;
+  /** Bytes of stored blocks kept per app (`HISTORY_BYTES_PER_APP`, default 8 MiB); the newest block always stays. */
+  historyBytesPerApp?: number;
   /** Firehose shards (`REDIS_SHARDS`, default 8): part of the key layout, see redis-keys.ts. */
   shards?: number;
   /** Firehose stream entries (one per request and app) kept per shard (default 1000). */
@@ -33,15 +36,22 @@ export interface RedisStoreOptions {
  * recorded last: a write that fails (e.g. OOM) leaves no key behind to turn the retry into a dupe.
  *
  * KEYS: 1 firehose of the app's shard, 2 dedupe key, 3 the app's history stream, 4 its line
- * counter (one slot). ARGV: 1 history lines kept, 2 firehose MAXLEN, 3 dedupe TTL ms (0 = no
- * dedupe), 4 the block (block.ts), 5 its number of lines.
+ * counter, 5 its block sizes, 6 their sum (one slot). ARGV: 1 history lines kept, 2 firehose
+ * MAXLEN, 3 dedupe TTL ms (0 = no dedupe), 4 the block (block.ts), 5 its number of lines,
+ * 6 history bytes kept.
  * Returns the number of lines stored, or -1 for a duplicate.
  *
- * The history entry's id is `<last>-<n>` (redis-keys.ts): `last` counts the app's lines, so the
- * trim keeps whole blocks covering at least the newest ARGV[1] lines. When the counter is behind
- * the stream (deleted, or evicted, apart from it), the count goes on from the stream's top id.
+ * The history entry's id is `<last>-<n>` (redis-keys.ts): `last` counts the app's lines. The
+ * sizes list (`<last> <bytes>` per block, oldest first) decides the trim: the oldest blocks go
+ * while they hold none of the newest ARGV[1] lines or the app holds more than ARGV[6] bytes,
+ * never the block just added; then one XTRIM MINID to the oldest block kept. Exact when bytes
+ * forced the trim (reads must not see a block dropped for size), `~` (whole stream nodes,
+ * cheaper) when only lines did: reads never reach below the newest ARGV[1] lines anyway.
+ * History written before the sizes list existed is not in it, and goes with the first trim.
+ * When the counter is behind the stream (deleted, or evicted, apart from it), the count goes on
+ * from the stream's top id.
  *
- * The key count is fixed (4) on purpose: ioredis routes a command on a Cluster by its first key.
+ * The key count is fixed (6) on purpose: ioredis routes a command on a Cluster by its first key.
  * The script is not auto-pipelined (`UNPIPELINED_COMMANDS` in redis-client.ts): many calls stay
  * in flight on the connection instead of one auto-pipeline at a time.
  */
@@ -58,8 +68,28 @@ if type(added) == 'table' and added.err then
   redis.call('XADD', KEYS[3], string.format('%d-%d', last, n), 'b', ARGV[4])
 end
 redis.call('SET', KEYS[4], string.format('%d', last))
+local size = string.len(ARGV[4])
+redis.call('RPUSH', KEYS[5], string.format('%d %d', last, size))
+local bytes = redis.call('INCRBY', KEYS[6], size)
 local from = last - tonumber(ARGV[1]) + 1
-if from > 1 then redis.call('XTRIM', KEYS[3], 'MINID', '~', string.format('%d', from)) end
+local maxBytes = tonumber(ARGV[6])
+local dropped, forBytes, keep = false, false, last
+while true do
+  local head = redis.call('LINDEX', KEYS[5], 0)
+  if not head then break end
+  local sp = string.find(head, ' ', 1, true)
+  local hl = tonumber(string.sub(head, 1, sp - 1))
+  if hl >= last or (hl >= from and bytes <= maxBytes) then keep = hl break end
+  if hl >= from then forBytes = true end
+  redis.call('LPOP', KEYS[5])
+  bytes = redis.call('DECRBY', KEYS[6], tonumber(string.sub(head, sp + 1)))
+  dropped = true
+end
+if forBytes then
+  redis.call('XTRIM', KEYS[3], 'MINID', string.format('%d', keep))
+elseif dropped then
+  redis.call('XTRIM', KEYS[3], 'MINID', '~', string.format('%d', keep))
+end
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'b', ARGV[4])
 if ttl > 0 then redis.call('SET', KEYS[2], '1', 'PX', ttl) end
 return n
@@ -98,11 +128,12 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   const redis = options.redis as RedisLike;
   const keys = new RedisKeys(options.prefix ?? 'sluice', options.shards ?? 8);
   const historyPerApp = options.historyPerApp ?? 1500;
+  const historyBytes = options.historyBytesPerApp ?? 8 * 1024 * 1024;
   const firehoseMaxLen = options.firehoseMaxLen ?? 1000;
   const defaultTtl = options.dedupeTtlMs ?? 15 * 60_000;
   const followBatch = options.followBatch ?? 100;
   if (typeof redis.sluiceAppend !== 'function') {
-    redis.defineCommand('sluiceAppend', { lua: APPEND_SCRIPT, numberOfKeys: 4 });
+    redis.defineCommand('sluiceAppend', { lua: APPEND_SCRIPT, numberOfKeys: 6 });
   }
   if (typeof redis.sluiceRangeBuffer !== 'function') {
     redis.defineCommand('sluiceRange', { lua: RANGE_SCRIPT, numberOfKeys: 2 });
@@ -130,11 +161,14 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       keys.dedupe(shard, dedupeKey ?? '-'),
       keys.history(block.app),
       keys.historyCount(block.app),
+      keys.historySizes(block.app),
+      keys.historyBytes(block.app),
       historyPerApp,
       firehoseMaxLen,
       dedupeKey ? ttl : 0,
       block.data,
       block.count,
+      historyBytes,
     );
   }
 
@@ -185,7 +219,14 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     const from = last - lines + 1;
     const out: Entry[] = [];
     for (const [id, fields] of reply) {
-      const entries = decodeBlock(fields[1]!);
+      let entries: Entry[];
+      try {
+        entries = decodeBlock(fields[1]!);
+      } catch (err) {
+        // One block this version cannot read must not fail every read of the app.
+        options.onFollowError?.(err);
+        continue;
+      }
       // This block holds lines blockLast-len+1 … blockLast; keep those ≥ from.
       const skip = from - (blockLast(id) - entries.length + 1);
       for (let k = skip > 0 ? skip : 0; k < entries.length; k++) out.push(entries[k]!);
@@ -409,7 +450,19 @@ function blocksOf(req: AppendRequest): Block[] {
     list.push(e);
   }
   const blocks: Block[] = [];
-  for (const [app, list] of byApp) blocks.push({ app, data: encodeEntriesBlock(list), count: list.length });
+  for (const [app, list] of byApp) {
+    let data: string;
+    let kept = list;
+    try {
+      data = encodeEntriesBlock(list);
+    } catch {
+      // Not expected (normalisation bounds every entry): leave out what cannot be serialised.
+      kept = servableEntries(list).entries;
+      if (kept.length === 0) continue;
+      data = encodeEntriesBlock(kept);
+    }
+    blocks.push({ app, data, count: kept.length });
+  }
   return blocks;
 }
 

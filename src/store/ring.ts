@@ -42,6 +42,16 @@ export class Ring<T> {
     return evicted;
   }
 
+  /** Removes and returns the oldest item (undefined when empty). */
+  shift(): T | undefined {
+    if (this.#size === 0) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head] = undefined;
+    this.#head = (this.#head + 1) % this.capacity;
+    this.#size--;
+    return item;
+  }
+
   /** The item at `index`, counted from the oldest (0) to the newest (`size - 1`); undefined outside. */
   at(index: number): T | undefined {
     if (!Number.isInteger(index) || index < 0 || index >= this.#size) return undefined;

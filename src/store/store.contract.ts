@@ -17,16 +17,17 @@ import type { QueryFilter, Store } from './types.js';
  * });
  *
  * `makeStore` runs before each test and must return a store configured with `opts.historyPerApp`
- * entries per app (default 1500). After each test `cleanup` runs (if given), then `store.close()`.
+ * entries per app (default 1500) and `opts.historyBytesPerApp` bytes per app (default 8 MiB). After each test `cleanup` runs (if given), then `store.close()`.
  * App ids, entry ids and search terms carry a random per-run part, so suites running in parallel
  * against one shared Redis do not see each other's entries; a shared backend need not be flushed.
  */
 export function describeStoreContract(
   name: string,
   makeStore: () => Promise<{ store: Store; cleanup?: () => Promise<void> }>,
-  opts?: { historyPerApp: number },
+  opts?: { historyPerApp: number; historyBytesPerApp?: number },
 ): void {
   const historyPerApp = opts?.historyPerApp ?? 1500;
+  const historyBytes = opts?.historyBytesPerApp ?? 8 * 1024 * 1024;
 
   describe(`${name} store (Store contract)`, () => {
     let store: Store;
@@ -119,6 +120,32 @@ export function describeStoreContract(
         );
         for (const dropped of busyEntries.slice(0, 3)) expect(await store.get(dropped.id, [busy])).toBeNull();
         expect(await all([quiet])).toEqual([quietEntries[1], quietEntries[0]]);
+      });
+
+      it('bounds each app history in bytes too: the oldest go first, the newest always stays', async () => {
+        // Fewer lines than the line bound, twice the byte bound: only bytes can trim here.
+        const n = Math.min(historyPerApp - 1, 16);
+        const size = Math.ceil((2 * historyBytes) / n);
+        const big = make.appId('big');
+        const quiet = make.appId('quiet');
+        const quietEntry = make.entry(quiet, { at: 0 });
+        await store.append({ entries: [quietEntry] });
+        const sent = Array.from({ length: n }, (_, i) => make.entry(big, { at: i, message: `${i} ${'x'.repeat(size)}` }));
+        for (const e of sent) await store.append({ entries: [e] });
+        const kept = (await store.recent(big, historyPerApp)).map((e) => e.id);
+        // A suffix of what was sent: the newest, in order.
+        expect(kept).toEqual(sent.slice(n - kept.length).map((e) => e.id));
+        const keptBytes = kept.length * size;
+        expect(keptBytes).toBeLessThanOrEqual(historyBytes);
+        // Not trimmed far below the bound either (an entry's overhead is small next to `size`).
+        expect(keptBytes + 2 * size).toBeGreaterThan(historyBytes);
+        expect((await store.query({ appIds: [big], limit: 100, offset: 0 })).total).toBe(kept.length);
+        expect(await all([quiet])).toEqual([quietEntry]);
+
+        // One entry over the whole bound is still stored (and replaces the rest).
+        const huge = make.entry(big, { at: n, message: 'y'.repeat(historyBytes + 1) });
+        await store.append({ entries: [huge] });
+        expect((await store.recent(big, historyPerApp)).map((e) => e.id)).toEqual([huge.id]);
       });
     });
 

@@ -30,7 +30,7 @@ export interface TestGateway {
 export async function makeGateway(overrides: Partial<Config> = {}, store?: Store, extra: Partial<GatewayDeps> = {}): Promise<TestGateway> {
   const config: Config = { ...loadConfig({ ADMIN_TOKEN }), rateLimitLinesPerSec: 0, ...overrides };
   const apps = createMemoryAppRegistry({ adminToken: config.adminToken });
-  const made = store ?? createMemoryStore({ historyPerApp: config.historyPerApp, maxDedupeKeys: config.dedupeMaxKeys });
+  const made = store ?? createMemoryStore({ historyPerApp: config.historyPerApp, historyBytesPerApp: config.historyBytesPerApp, maxDedupeKeys: config.dedupeMaxKeys });
   const deps: GatewayDeps = {
     config,
     store: made,
