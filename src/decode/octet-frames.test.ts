@@ -130,6 +130,27 @@ describe('splitFrames', () => {
     expectTiling(body, r);
   });
 
+  it('finds a good frame whose LEN is glued to the digits a bad frame ends with', () => {
+    // The bad frame's message ends in `id=123`, and the next frame's LEN follows at once: the
+    // bytes read `id=12345 <13>…`. The run `12345` is no frame here, its suffix `45` is.
+    const good = frame(`<13>1 ${'x'.repeat(Buffer.byteLength(WEB) - 7)}`);
+    expect(good.subarray(0, 3).toString()).toMatch(/^\d\d /);
+    for (const bad of ['9999 <13>1 - - - - - id=123', '1x3 <13>1 - - - - - id=123', '<13>1 - - - - - id=123']) {
+      const body = Buffer.concat([Buffer.from(bad), good, frame(`${WEB}\n`)]);
+      const r = splitFrames(body);
+      expect(msgs(body, r)).toEqual([good.subarray(good.indexOf(' ') + 1).toString(), WEB]);
+      expectTiling(body, r);
+    }
+  });
+
+  it('takes a glued suffix only when its frame ends at the body end or at another header', () => {
+    // `id=12345 <13>1 abc`: LEN 45 would run past the end; 5 ends inside `<13>1`: no frame.
+    const body = Buffer.from('9999 <13>1 - - - - - id=12345 <13>1 abc');
+    const r = splitFrames(body);
+    expect(r.frames).toEqual([]);
+    expectTiling(body, r);
+  });
+
   it('accepts a frame whose LEN is short and rejects the stray bytes after it as garbage', () => {
     // framed-bodies #2: LEN says 116, the message is 118 bytes.
     const msg = '<134>1 2012-12-10T03:00:48.123456Z erlang t.feff49f1-4d55-4c9e-aee1-2d2b10e69b42 console.1 - - Logsplat test message 1';

@@ -47,31 +47,58 @@ function resolveMax(opts: SplitOptions | undefined): number {
  * LEN such as the `3` of `93 <45>` is never taken for a new header), PRI is 1–3 digits in `<>`.
  */
 function isBoundary(body: Uint8Array, p: number, len: number): boolean {
-  const c = body[p]!;
-  if (c <= CH_0 || c > CH_9) return false; // a digit, not 0 (no leading zero)
   if (p > 0 && isDigit(body[p - 1]!)) return false;
+  return headerLength(body, p, len) >= 0;
+}
+
+/**
+ * The LEN of a plausible frame header `LEN SP <PRI>` at `p`, whatever precedes it, or -1.
+ * LEN is 1–6 digits without a leading zero; PRI is 1–3 digits in `<>`, and LEN can hold it.
+ */
+function headerLength(body: Uint8Array, p: number, len: number): number {
+  const c = body[p]!;
+  if (c <= CH_0 || c > CH_9) return -1; // a digit, not 0 (no leading zero)
   let n = c - CH_0;
   let i = p + 1;
   while (i < len && isDigit(body[i]!)) {
-    if (i - p >= MAX_LEN_DIGITS) return false;
+    if (i - p >= MAX_LEN_DIGITS) return -1;
     n = n * 10 + (body[i]! - CH_0);
     i++;
   }
-  if (i + 4 > len || body[i] !== SP || body[i + 1] !== LT) return false;
+  if (i + 4 > len || body[i] !== SP || body[i + 1] !== LT) return -1;
   i += 2;
   const priStart = i;
   while (i < len && i - priStart < 4 && isDigit(body[i]!)) i++;
   const digits = i - priStart;
   // The frame must at least hold its own `<PRI>` (so `1x3 <13>` does not yield a frame `<13`).
-  return digits >= 1 && digits <= 3 && i < len && body[i] === GT && n >= digits + 2;
+  return digits >= 1 && digits <= 3 && i < len && body[i] === GT && n >= digits + 2 ? n : -1;
+}
+
+/**
+ * A header glued to the digits before it: a bad frame's message ending in digits (`id=123`)
+ * directly followed by the next frame's LEN (`45 <13>…`) reads as one digit run `12345 <13>`.
+ * A suffix of the run is taken for a header only when its frame checks out: it fits the body
+ * and the maximum, and ends where the body ends or another header starts (ASCII whitespace
+ * between them allowed). Without that check the tail `3 <45>` of a rejected `93 <45>` would pass.
+ */
+function isGluedBoundary(body: Uint8Array, p: number, len: number, max: number): boolean {
+  const n = headerLength(body, p, len);
+  if (n < 0 || n > max) return false;
+  let q = p + 1;
+  while (isDigit(body[q]!)) q++;
+  let end = q + 1 + n;
+  if (end > len) return false;
+  while (end < len && isSpace(body[end]!)) end++;
+  return end === len || headerLength(body, end, len) >= 0;
 }
 
 /** First plausible frame header at or after `from`, or `len` when there is none. */
-function findBoundary(body: Uint8Array, from: number, len: number): number {
+function findBoundary(body: Uint8Array, from: number, len: number, max: number): number {
   for (let p = from; p < len; p++) {
     // Cheap pre-filter: a header starts with a non-zero digit.
     const c = body[p]!;
-    if (c > CH_0 && c <= CH_9 && isBoundary(body, p, len)) return p;
+    if (c <= CH_0 || c > CH_9) continue;
+    if (p > 0 && isDigit(body[p - 1]!) ? isGluedBoundary(body, p, len, max) : headerLength(body, p, len) >= 0) return p;
   }
   return len;
 }
@@ -93,7 +120,10 @@ function findBoundary(body: Uint8Array, from: number, len: number): number {
  *   byte after the bad one (for `too_large`, on the declared end of the frame when a header or
  *   the end of the body is found there). A plausible header starts a digit run and its LEN can
  *   hold its `<PRI>`, so the tail `3 <45>` of a rejected `93 <45>` is not one. Stray bytes glued
- *   to a good header (`!93 <45>1 ...`) are `garbage`, and the frame is kept.
+ *   to a good header (`!93 <45>1 ...`) are `garbage`, and the frame is kept. A header glued to
+ *   digits a bad frame ends with (`id=123` + `45 <13>…` = `id=12345 <13>…`) is found too: a
+ *   suffix of a digit run counts when its frame fits and ends at the body's end or at another
+ *   header (see isGluedBoundary).
  *
  * Frame and reject segments tile the body: sorted, contiguous, non-overlapping, lengths adding up
  * to `body.length`. Exception: an empty or all-whitespace body yields no segments at all.
@@ -170,7 +200,7 @@ export function splitFrames(body: Buffer, opts?: SplitOptions): SplitResult {
     }
 
     // Reject: skip to the next plausible header; trailing whitespace goes to the next segment.
-    let next = findBoundary(body, resumeFrom, len);
+    let next = findBoundary(body, resumeFrom, len, max);
     // A header inside the token (`!7 <13>1 ...`): the bytes before it are stray bytes glued to a
     // good frame (as Heroku glues frames after its L10 line), not a bad LEN.
     if (reason === 'bad_length' && next < k) reason = 'garbage';
