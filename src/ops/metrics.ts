@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { unservableEntries } from '../normalize/serialize.js';
 import type { AppendRequest, AppendResult, Store, StoreHealth } from '../store/types.js';
 
 /**
@@ -168,17 +169,26 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions = {}): GatewayM
         this.inc(fanout.totals().dropped);
       },
     });
-    const connections = opts.connections;
-    if (connections) {
-      new Gauge({
-        name: 'sluice_websocket_connections',
-        help: 'Open WebSocket connections (/ws).',
-        registers,
-        collect() {
-          this.set(connections());
-        },
-      });
-    }
+  }
+  new Counter({
+    name: 'sluice_unservable_entries_total',
+    help: 'Entries left out of an answer, a live frame or a stored block because they could not be serialised (expected 0: normalisation bounds every entry).',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(unservableEntries());
+    },
+  });
+  const connections = opts.connections;
+  if (connections) {
+    new Gauge({
+      name: 'sluice_websocket_connections',
+      help: 'Open WebSocket connections (/ws).',
+      registers,
+      collect() {
+        this.set(connections());
+      },
+    });
   }
 
   return {
