@@ -46,7 +46,8 @@ export const LINEAR_REGEX_AVAILABLE: boolean = (() => {
 /**
  * A user's `regex` filter, compiled for V8's linear-time engine: a JavaScript regular expression
  * without other flags (case-sensitive), which the caller tests against `message`. Matching costs
- * O(pattern × text) whatever the pattern: `(a+)+$` is as safe as `timeout`.
+ * O(pattern × text) whatever the pattern (`(a+)+$` never backtracks), but the engine interprets:
+ * ~10 µs for `timeout` on a 200-char line, ~3 ms for `.{16}` eight times over (README).
  *
  * Throws GatewayError `invalid_regex` (400) when the pattern is longer than
  * {@link MAX_REGEX_LENGTH}, does not compile, or cannot run in linear time (a counted repetition
