@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { browserAvailable, launchBrowser, newPage } from './support/browser.js';
 import { liveApp, postLines, sleep, writeAppsConfig, type LiveApp } from './support/live.js';
 import { startGatewayProcess, type GatewayProcess } from './support/process.js';
@@ -526,5 +527,65 @@ describe.skipIf(!browserAvailable)('the dashboard across a gateway restart (memo
       await browser.close();
       await gw.stop();
     }
+  });
+});
+
+describe.skipIf(!browserAvailable)('the dashboard presents its token at the WebSocket upgrade', () => {
+  // Not an RFC 6455 subprotocol token ('/', '='): the page must fall back to the subscribe message.
+  const SLASHED_ADMIN = 'dash/admin=token-0123456789abcdef';
+  const a = liveApp('upgrade');
+  let gw: GatewayProcess;
+  let browser: Browser;
+  const unauthenticated = async () => ((await (await request(`${gw.url}/health`)).body.json()) as { ws_unauthenticated: number }).ws_unauthenticated;
+
+  beforeAll(async () => {
+    const env = {
+      ...BASE_ENV,
+      ADMIN_TOKEN: SLASHED_ADMIN,
+      SLUICE_CONFIG: writeAppsConfig([a]),
+      // One socket without a token fills the pool, and stays there for the length of the test.
+      FANOUT_MAX_UNAUTHENTICATED: '1',
+      FANOUT_AUTH_TIMEOUT_MS: '60000',
+    };
+    [gw, browser] = await Promise.all([startGatewayProcess(env), launchBrowser()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await gw?.stop();
+  });
+
+  it('gets in while sockets that never authenticate fill their pool (token in Sec-WebSocket-Protocol)', async () => {
+    const filler = new WebSocket(`${gw.url.replace(/^http/, 'ws')}/ws`);
+    await new Promise((resolve, reject) => filler.once('open', resolve).once('error', reject));
+    try {
+      expect(await unauthenticated()).toBe(1);
+      await postLines(gw.url, a.ingest, ['before the page']);
+      const { page, errors } = await openLive(browser, gw, a);
+      await waitRows(page, (t) => t.includes('before the page'));
+      await postLines(gw.url, a.ingest, ['while the pool is full']);
+      await waitRows(page, (t) => t.at(-1) === 'while the pool is full');
+      // The pool is still full: the page's socket was a reader from its upgrade on.
+      expect(await unauthenticated()).toBe(1);
+      expect(filler.readyState).toBe(WebSocket.OPEN);
+      expect(errors).toEqual([]);
+      await page.context().close();
+    } finally {
+      filler.terminate();
+    }
+    // Neither the token nor the subprotocol that carried it reaches the gateway's logs.
+    expect(gw.stdout() + gw.stderr()).not.toContain(a.read);
+    expect(gw.stdout() + gw.stderr()).not.toContain('sluice.token.');
+  });
+
+  it('still signs in with a token a subprotocol cannot carry (sent in the subscribe message instead)', async () => {
+    for (let i = 0; i < 100 && (await unauthenticated()) > 0; i++) await sleep(20);
+    const { page, errors } = await newPage(browser);
+    await page.goto(`${gw.url}/#token=${encodeURIComponent(SLASHED_ADMIN)}`);
+    await waitLive(page);
+    await page.selectOption('#app', 'upgrade');
+    await waitLive(page);
+    await waitRows(page, (t) => t.includes('while the pool is full'));
+    expect(errors).toEqual([]);
+    await page.context().close();
   });
 });

@@ -72,12 +72,42 @@ function refuseUpgrade(socket: Duplex, err: GatewayError): void {
   );
 }
 
-/** The token of an upgrade request: `?token=` or `Authorization: Bearer`. */
+/** The subprotocol this endpoint speaks: the one answered in `Sec-WebSocket-Protocol`. */
+export const WS_PROTOCOL = 'sluice.v1';
+/** Prefix of the offered subprotocol that carries a token (`sluice.token.<token>`); never answered. */
+export const WS_TOKEN_PROTOCOL_PREFIX = 'sluice.token.';
+
+/** The subprotocols offered in `Sec-WebSocket-Protocol` (a comma-separated list; `ws` validates it). */
+function offeredProtocols(req: IncomingMessage): string[] {
+  const header = req.headers['sec-websocket-protocol'];
+  return header ? header.split(',').map((p) => p.trim()) : [];
+}
+
+/**
+ * The token of an upgrade request: `?token=`, `Authorization: Bearer`, or the subprotocol
+ * `sluice.token.<token>` offered along with `sluice.v1` (browsers can set no header on a
+ * WebSocket, and a URL lands in proxy and router access logs; this header does not).
+ */
 function upgradeToken(req: IncomingMessage): string | null {
   const query = (req.url ?? '').indexOf('?');
   const fromUrl = query < 0 ? null : new URLSearchParams(req.url!.slice(query + 1)).get('token');
+  if (fromUrl) return fromUrl;
   const header = req.headers.authorization;
-  return fromUrl || (header?.toLowerCase().startsWith('bearer ') ? header.slice(7).trim() || null : null);
+  const bearer = header?.toLowerCase().startsWith('bearer ') ? header.slice(7).trim() : '';
+  if (bearer) return bearer;
+  const offered = offeredProtocols(req);
+  if (!offered.includes(WS_PROTOCOL)) return null;
+  const carrier = offered.find((p) => p.startsWith(WS_TOKEN_PROTOCOL_PREFIX));
+  return carrier?.slice(WS_TOKEN_PROTOCOL_PREFIX.length) || null;
+}
+
+/**
+ * `handleProtocols` of the WebSocketServer: answers `sluice.v1` when it is offered, and nothing
+ * otherwise (then a client that offered something else fails the handshake by itself); the
+ * token subprotocol is never answered, so the token is not sent back.
+ */
+function selectProtocol(offered: Set<string>): string | false {
+  return offered.has(WS_PROTOCOL) ? WS_PROTOCOL : false;
 }
 
 /**
@@ -86,16 +116,25 @@ function upgradeToken(req: IncomingMessage): string | null {
  * entry's JSON, which the hub serialised once for every subscriber.
  *
  * Sockets that have not authenticated yet are counted apart from readers: at most
- * `FANOUT_MAX_UNAUTHENTICATED` of them (beyond it, upgrades without a token in the URL or
- * `Authorization` are refused with 503), each closed with 4001 after `FANOUT_AUTH_TIMEOUT_MS`
- * (3 s), while `FANOUT_MAX_CONNECTIONS` counts authenticated ones only, so sockets that never
- * authenticate cannot keep out a reader that brings its token. Every socket also takes one of
- * its client address's `MAX_CONNECTIONS_PER_ADDRESS` slots, and tokens go through the
- * auth-failure throttle (an upgrade with a token from an address over its limit: 429).
+ * `FANOUT_MAX_UNAUTHENTICATED` of them (beyond it, upgrades without a token in the URL,
+ * `Authorization` or the `sluice.token.` subprotocol are refused with 503), each closed with
+ * 4001 after `FANOUT_AUTH_TIMEOUT_MS` (3 s), while `FANOUT_MAX_CONNECTIONS` counts authenticated
+ * ones only, so sockets that never authenticate cannot keep out a reader that brings its token.
+ * Every socket also takes one of its client address's `MAX_CONNECTIONS_PER_ADDRESS` slots, and
+ * tokens go through the auth-failure throttle (an upgrade with a token from an address over its
+ * limit: 429), wherever the upgrade carried them.
+ *
+ * Browsers (the dashboard) present their token as the subprotocol `sluice.token.<token>` next to
+ * `sluice.v1`; the answer names `sluice.v1` only. Nothing here logs request headers.
  */
 export function attachWebSocket(server: Server, deps: GatewayDeps, hub: Hub): WebSocketEndpoint {
   const cfg = deps.config.fanout;
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 });
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: 64 * 1024,
+    handleProtocols: selectProtocol,
+  });
   const alive = new Set<WebSocket>();
   /** Upgraded, no grant yet, not being closed. */
   const pending = new Set<WebSocket>();
@@ -115,7 +154,9 @@ export function attachWebSocket(server: Server, deps: GatewayDeps, hub: Hub): We
     const token = upgradeToken(req);
     if (!token && pending.size >= cfg.maxUnauthenticated) {
       // The pool frees as its sockets reach their auth deadline.
-      const message = 'too many connections are waiting to authenticate; send the token in ?token= or Authorization: Bearer, or retry later';
+      const message =
+        'too many connections are waiting to authenticate; present the token at the upgrade (?token=, Authorization: Bearer, ' +
+        'or the subprotocols sluice.v1 and sluice.token.<token>), or retry later';
       const retryAfter = String(Math.max(1, Math.ceil(cfg.authTimeoutMs / 1000)));
       return refuseUpgrade(socket, new GatewayError('too_many_unauthenticated', 503, message, { 'Retry-After': retryAfter }));
     }

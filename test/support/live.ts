@@ -247,12 +247,17 @@ export class LiveClient {
 
   /**
    * Opens `ws://…/ws` (`base` is the gateway's http URL); `token` goes in `?token=` unless
-   * `headers` carry it. Resolves once open; rejects with {@link UpgradeRefused} on an HTTP answer.
+   * `headers` carry it; `protocols` are offered in `Sec-WebSocket-Protocol` (e.g. `sluice.v1` and
+   * `sluice.token.<token>`, as browsers present a token). Resolves once open; rejects with
+   * {@link UpgradeRefused} on an HTTP answer.
    */
-  static connect(base: string, opts: { token?: string; headers?: Record<string, string>; query?: string } = {}): Promise<LiveClient> {
+  static connect(
+    base: string,
+    opts: { token?: string; headers?: Record<string, string>; query?: string; protocols?: string[] } = {},
+  ): Promise<LiveClient> {
     const url = new URL('/ws', base.replace(/^http/, 'ws'));
     if (opts.token) url.searchParams.set('token', opts.token);
-    const ws = new WebSocket(url.toString() + (opts.query ? `${opts.token ? '&' : '?'}${opts.query}` : ''), {
+    const ws = new WebSocket(url.toString() + (opts.query ? `${opts.token ? '&' : '?'}${opts.query}` : ''), opts.protocols ?? [], {
       headers: opts.headers,
     });
     const client = new LiveClient(ws);

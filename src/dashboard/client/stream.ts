@@ -5,7 +5,29 @@
  * its own schedule (a time budget per animation frame), so a burst never blocks typing. A new
  * subscription is a new socket (a new generation): nothing of the old one can leak into it. After
  * a drop, the same generation reconnects and resumes with `since_id` = the last entry received.
+ *
+ * The token goes with the upgrade, as the subprotocol `sluice.token.<token>` next to `sluice.v1`
+ * (a browser can set no `Authorization` header on a WebSocket, and a `?token=` URL would land in
+ * proxy and router access logs), so the gateway counts the socket as a reader from the start and
+ * lets it in even while sockets that never authenticate fill their pool. The `subscribe` message
+ * still carries it too: the gateway ignores it on a socket authenticated at the upgrade, and it
+ * is what authenticates when the token cannot be a subprotocol (see {@link upgradeProtocols}).
  */
+
+/** The subprotocol the gateway answers; `sluice.token.<token>` carries the token and is never answered. */
+export const WS_PROTOCOL = 'sluice.v1';
+const TOKEN_PROTOCOL_PREFIX = 'sluice.token.';
+/** A subprotocol is an RFC 7230 token (RFC 6455 §4.1): read tokens (`r.<uuid>`) always are. */
+const SUBPROTOCOL_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * The subprotocols to offer for `token`: `sluice.v1` and `sluice.token.<token>`, or `sluice.v1`
+ * alone when the token has characters a subprotocol cannot hold (an `ADMIN_TOKEN` may), where
+ * `new WebSocket` would throw: the `subscribe` message then authenticates.
+ */
+export function upgradeProtocols(token: string): string[] {
+  return token && SUBPROTOCOL_CHARS.test(token) ? [WS_PROTOCOL, TOKEN_PROTOCOL_PREFIX + token] : [WS_PROTOCOL];
+}
 
 export interface StreamEvents {
   /** A text frame of generation `gen`. */
@@ -79,7 +101,7 @@ export class LiveStream {
   private connect(gen: number): void {
     let ws: WebSocket;
     try {
-      ws = new WebSocket(this.url);
+      ws = new WebSocket(this.url, upgradeProtocols(this.token()));
     } catch {
       this.scheduleRetry(gen, 0, 'cannot open');
       return;
