@@ -61,7 +61,9 @@ export function truncateUtf8(s: string, maxBytes: number): string {
   if (scratch.length < maxBytes) scratch = new Uint8Array(maxBytes);
   // encodeInto never writes half a character (nor half a surrogate pair): `read` is a boundary.
   const { read } = new TextEncoder().encodeInto(s, scratch.subarray(0, maxBytes));
-  return s.slice(0, read);
+  // A copy, not `s.slice`: V8 makes a long slice a view that keeps all of `s` alive (a 64 KiB
+  // message cut from 7 MB held the 7 MB). The JSON round trip is exact, lone surrogates included.
+  return JSON.parse(JSON.stringify(s.slice(0, read))) as string;
 }
 
 /** Result of {@link measureJson}. */
