@@ -4,9 +4,9 @@ import { appRoutes } from './apps/routes.js';
 import { dashboardRoutes } from './dashboard/route.js';
 import type { GatewayDeps } from './deps.js';
 import { GatewayError } from './errors.js';
-import { drainRoutes } from './ingest/drain.js';
+import { DRAIN_PATHS, drainRoutes } from './ingest/drain.js';
 import { jsonLogRoutes } from './ingest/json-logs.js';
-import { logplexInputRoutes } from './ingest/logplex-input.js';
+import { LOGPLEX_INPUT_PATHS, logplexInputRoutes } from './ingest/logplex-input.js';
 import { timedStore } from './ops/metrics.js';
 import { metricsRoutes } from './ops/route.js';
 import { historyRoutes } from './query/history.js';
@@ -92,4 +92,4 @@ export function createApp(deps: GatewayDeps, hub?: Hub): Hono {
 }
 
 /** The ingest routes' templates (POST), for `sluice_ingest_rejected_requests_total`. */
-const INGEST_ROUTES = new Set(['/drain', '/heroku/api/v1/drain', '/logs', '/api/logs']);
+const INGEST_ROUTES = new Set<string>([...DRAIN_PATHS, ...LOGPLEX_INPUT_PATHS, '/api/logs']);

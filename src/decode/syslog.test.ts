@@ -177,6 +177,28 @@ const HEROKU_LINES: Expected[] = [
     msgId: '2',
     message: 'Hi from Go',
   },
+  {
+    // The newer L10 wording (normalised into the metric `logplex.l10.dropped`, value 12).
+    facility: 21,
+    severity: 4,
+    timestamp: '2024-06-01T12:00:05.000000Z',
+    hostname: 'host',
+    appName: 'heroku',
+    procId: 'logplex',
+    msgId: null,
+    message: "Error L10 (output buffer overflow): drain 'd.5f2c1e7a-3b4d-4c8e-9a6f-0b1d2e3f4a5b' dropped 12 messages",
+  },
+  {
+    // A bare l2met key, the whole message (an empty value: a metric of value 1).
+    facility: 23,
+    severity: 6,
+    timestamp: '2024-06-01T12:00:06.000001Z',
+    hostname: 'host',
+    appName: 'app',
+    procId: 'web.1',
+    msgId: null,
+    message: 'measure#a',
+  },
 ];
 
 const herokuLines = vectorLines('heroku-lines.txt').filter((l) => l !== '');

@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { basic, frame, LOGPLEX, makeGateway, vectorLines, type TestGateway } from '../../test/support/gateway.js';
+import { sample } from '../../test/support/metrics.js';
+import { BARE_METRIC_CASES, LOGPLEX_DROP_CASES } from '../../test/support/metric-cases.js';
 import type { Entry } from '../normalize/entry.js';
+import { createGatewayMetrics } from '../ops/metrics.js';
 
 const vectors = new URL('../../protocol/vectors/', import.meta.url);
 const herokuLines = vectorLines(readFileSync(new URL('heroku-lines.txt', vectors), 'utf8'));
@@ -252,5 +255,96 @@ describe('POST /drain', () => {
     expect(down.status).toBe(503);
     expect(down.headers.get('Retry-After')).toBeTruthy();
     expect(await down.json()).toMatchObject({ error: 'store_unavailable' });
+  });
+});
+
+describe('POST /drain: the paths and media types peers use (issue 10)', () => {
+  // Logplex's own test suite posts to `/drain/`; Grafana Loki's Heroku target (and senders built
+  // for it) say `application/heroku_drain-1`. Both answered 404 / 415 before.
+  const paths = ['/drain', '/drain/', '/heroku/api/v1/drain', '/heroku/api/v1/drain/'];
+  const types = [
+    'application/logplex-1',
+    'application/x-logplex-1',
+    'application/heroku_drain-1',
+    'application/heroku_drain-1; charset=utf-8',
+    'Application/Heroku_Drain-1',
+    'text/plain',
+    undefined,
+  ];
+  const cases = paths.flatMap((path) => types.map((type) => [path, type] as const));
+
+  it.each(cases)('POST %s with Content-Type %s answers 200 and stores the line', async (path, type) => {
+    const headers: Record<string, string> = { Authorization: basic(gw.a.ingest), 'User-Agent': 'Logplex/v72' };
+    if (type !== undefined) headers['Content-Type'] = type;
+    const res = await gw.app.request(path, { method: 'POST', headers, body: frame(herokuLines[0]!) });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ accepted: 1, rejected: 0 });
+    expect((await stored()).map((e) => e.proc)).toEqual(['router']);
+  });
+
+  it.each(paths)('POST %s answers 415 to a JSON or unknown content type', async (path) => {
+    for (const type of ['application/json', 'application/heroku_drain-2', 'application/logplex-2']) {
+      const res = await drain(frame(herokuLines[0]!), { 'Content-Type': type }, path);
+      expect(res.status).toBe(415);
+      expect(await res.json()).toMatchObject({ error: 'unsupported_media_type' });
+    }
+    expect(await stored()).toEqual([]);
+  });
+
+  it('labels the trailing-slash routes with their own template in /metrics', async () => {
+    gw = await makeGateway({}, undefined, { metrics: createGatewayMetrics({ defaultMetrics: false }) });
+    expect((await drain(frame(herokuLines[0]!), {}, '/drain/')).status).toBe(200);
+    expect((await drain('{}', { 'Content-Type': 'application/json' }, '/heroku/api/v1/drain/')).status).toBe(415);
+    const text = await gw.deps.metrics!.text();
+    expect(sample(text, 'sluice_ingest_lines_total', { route: '/drain/', status: '200' })).toBe(1);
+    expect(
+      sample(text, 'sluice_ingest_rejected_requests_total', { route: '/heroku/api/v1/drain/', reason: 'unsupported_media_type' }),
+    ).toBe(1);
+  });
+});
+
+describe('POST /drain: metrics of bare l2met keys and of Logplex L10/L11 lines (issue 10)', () => {
+  const senders = ['Logplex/v72', 'excon/0.71.0'];
+
+  it.each(BARE_METRIC_CASES)('stores %j with the metrics %j', async (message, want) => {
+    for (const ua of senders) {
+      gw = await makeGateway();
+      const res = await drain(frame(`<190>1 2024-06-01T12:00:00.000001+00:00 host app web.1 - ${message}`), { 'User-Agent': ua });
+      expect(await res.json()).toEqual({ accepted: 1, rejected: 0 });
+      const [e] = await stored();
+      expect(e!.message).toBe(message);
+      expect(e!.metrics ?? []).toEqual(want);
+      expect(e!.flags).toBeUndefined();
+    }
+  });
+
+  it.each(LOGPLEX_DROP_CASES.filter(([m]) => m !== ''))('stores %j with the metric %j, level ERROR', async (message, want) => {
+    for (const ua of senders) {
+      for (const header of ['<172>1 2024-06-01T12:00:00+00:00 host heroku logplex -', '<190>1 2024-06-01T12:00:00+00:00 host app web.1 -']) {
+        gw = await makeGateway();
+        await drain(frame(`${header} ${message}`), { 'User-Agent': ua });
+        const [e] = await stored();
+        expect(e!.message).toBe(message);
+        expect(e!.metrics).toEqual(want === null ? undefined : [want]);
+        if (want !== null) expect(e!.level).toBe('ERROR');
+      }
+    }
+  });
+
+  it('gives each line of a body its own metrics: both L10 wordings, a bare key, a router line (heroku-lines.txt)', async () => {
+    const l10Old = herokuLines.find((l) => l.includes('messages dropped since'))!;
+    const l10New = herokuLines.find((l) => l.includes('dropped 12 messages'))!;
+    const bare = herokuLines.find((l) => l.endsWith(' - measure#a'))!;
+    const res = await drain(frame(l10Old) + frame(l10New, false) + frame(bare) + frame(herokuLines[0]!), { 'User-Agent': 'Logplex/v72' });
+    expect(await res.json()).toEqual({ accepted: 4, rejected: 0 });
+    const entries = await stored();
+    // A line's entry: its message is everything after MSGID (drain mode).
+    const get = (line: string) => entries.find((e) => line.endsWith(` - ${e.message}`))!;
+    expect(get(l10Old)).toMatchObject({ level: 'ERROR', source: 'heroku', proc: 'logplex', severity: 4 });
+    expect(get(l10Old).metrics).toEqual([{ kind: 'count', name: 'logplex.l10.dropped', value: 1, unit: 'messages' }]);
+    expect(get(l10New)).toMatchObject({ level: 'ERROR', source: 'heroku', proc: 'logplex', severity: 4 });
+    expect(get(l10New).metrics).toEqual([{ kind: 'count', name: 'logplex.l10.dropped', value: 12, unit: 'messages' }]);
+    expect(get(bare).metrics).toEqual([{ kind: 'measure', name: 'a', value: 1 }]);
+    expect(get(herokuLines[0]!).metrics!.map((m) => m.name)).toEqual(['router.connect', 'router.service', 'router.bytes']);
   });
 });

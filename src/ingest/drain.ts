@@ -9,10 +9,18 @@ import { receivedAtDate } from '../normalize/syslog-batch.js';
 import { assertIngestEnabled, chargeRate } from './limits.js';
 import { decodeLogplexBody, formatRejects, syslogBatchOf } from './logplex-body.js';
 
-const LOGPLEX_TYPES = new Set(['', 'application/logplex-1', 'application/x-logplex-1', 'text/plain']);
+/**
+ * Media types of a drain body: Logplex's (`application/logplex-1`, and the `x-` form Logplex's
+ * input takes), `application/heroku_drain-1` (what Grafana Loki's Heroku target and its senders
+ * use), `text/plain` and none (curl users).
+ */
+const LOGPLEX_TYPES = new Set(['', 'application/logplex-1', 'application/x-logplex-1', 'application/heroku_drain-1', 'text/plain']);
+
+/** Every path the drain answers: Logplex's own tests and some peers post with a trailing slash. */
+export const DRAIN_PATHS = ['/drain', '/drain/', '/heroku/api/v1/drain', '/heroku/api/v1/drain/'] as const;
 
 /**
- * `POST /drain` (alias `/heroku/api/v1/drain`): the target of
+ * `POST /drain` (alias `/heroku/api/v1/drain`, both also with a trailing slash): the target of
  * `heroku drains:add https://user:TOKEN@host/drain`.
  *
  * Salvage semantics (logplex-facts §2): any 4xx but 429 makes Heroku drop the whole batch, so a
@@ -37,7 +45,11 @@ export function drainRoutes(deps: GatewayDeps): Hono {
     if (grant.kind !== 'ingest') throw new GatewayError('forbidden', 403, 'an ingest token is required');
     const type = mediaType(c);
     if (!LOGPLEX_TYPES.has(type)) {
-      throw new GatewayError('unsupported_media_type', 415, `Content-Type ${type} is not application/logplex-1`);
+      throw new GatewayError(
+        'unsupported_media_type',
+        415,
+        `Content-Type ${type} is not application/logplex-1 (nor application/x-logplex-1, application/heroku_drain-1, text/plain)`,
+      );
     }
     const body = await readBody(c, config);
     metrics?.bodyBytes(route, body.length);
@@ -104,8 +116,7 @@ export function drainRoutes(deps: GatewayDeps): Hono {
       ...(mismatch ? { msg_count_mismatch: { header: Number(declared), accepted: parsed } } : {}),
     });
   };
-  app.post('/drain', handle);
-  app.post('/heroku/api/v1/drain', handle);
+  for (const path of DRAIN_PATHS) app.post(path, handle);
   return app;
 }
 

@@ -1,6 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, makeGateway, type TestGateway } from '../../test/support/gateway.js';
+import { BARE_METRIC_CASES, LOGPLEX_DROP_CASES } from '../../test/support/metric-cases.js';
 import { EntrySchema, type Entry } from '../normalize/entry.js';
 
 let gw: TestGateway;
@@ -211,5 +212,22 @@ describe('POST /api/logs', () => {
         expect.objectContaining({ kind: 'count', name: 'errors', value: 1 }),
       ]),
     );
+  });
+});
+
+describe('POST /api/logs: metrics of bare l2met keys and of Logplex L10/L11 lines (issue 10)', () => {
+  it('reads a bare or empty-valued l2met key as 1 in every message, as the drain does', async () => {
+    const res = await post({ logs: BARE_METRIC_CASES.map(([message]) => ({ message })) });
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as Saved;
+    expect(body.entries.map((e) => e.metrics ?? [])).toEqual(BARE_METRIC_CASES.map(([, want]) => want));
+  });
+
+  it('gives a Logplex overflow line its dropped count as a metric', async () => {
+    const cases = LOGPLEX_DROP_CASES.filter(([m]) => m !== '');
+    const res = await post({ logs: cases.map(([message]) => ({ message, level: 'error' })) });
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as Saved;
+    expect(body.entries.map((e) => e.metrics)).toEqual(cases.map(([, want]) => (want === null ? undefined : [want])));
   });
 });

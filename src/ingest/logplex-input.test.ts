@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { basic, frame, LOGPLEX, makeGateway, vectorLines, type TestGateway } from '../../test/support/gateway.js';
+import { BARE_METRIC_CASES, LOGPLEX_DROP_CASES } from '../../test/support/metric-cases.js';
 
 const herokuLines = vectorLines(readFileSync(new URL('../../protocol/vectors/heroku-lines.txt', import.meta.url), 'utf8'));
 
@@ -137,5 +138,64 @@ describe('POST /logs (Logplex input)', () => {
     const off = await makeGateway({ ingestDisabled: true });
     const res = await off.app.request('/logs', { method: 'POST', headers: { ...LOGPLEX, Authorization: basic(off.a.ingest) }, body: frame(line('x')) });
     expect(res.status).toBe(503);
+  });
+});
+
+describe('POST /logs: the paths and media types peers use (issue 10)', () => {
+  // Logplex's own test suite posts to `/logs/`; Grafana Loki's Heroku target says
+  // `application/heroku_drain-1`. Both answered 404 / 415 before.
+  const paths = ['/logs', '/logs/'];
+  const types = ['application/logplex-1', 'application/x-logplex-1', 'application/heroku_drain-1', 'application/heroku_drain-1; charset=utf-8'];
+  const cases = paths.flatMap((path) => types.map((type) => [path, type] as const));
+
+  it.each(cases)('POST %s with Content-Type %s answers 204 and stores the line', async (path, type) => {
+    const res = await gw.app.request(path, {
+      method: 'POST',
+      headers: { 'Content-Type': type, Authorization: basic(gw.a.ingest), 'User-Agent': ADDON },
+      body: frame(line('sample#queue.length=99')),
+    });
+    expect(res.status).toBe(204);
+    const [e] = await all();
+    expect(e!.metrics).toEqual([{ kind: 'sample', name: 'queue.length', value: 99 }]);
+  });
+
+  it.each(paths)('POST %s keeps Logplex\'s 415 for other content types', async (path) => {
+    for (const type of ['text/plain', 'application/json', 'application/heroku_drain-2']) {
+      const res = await gw.app.request(path, {
+        method: 'POST',
+        headers: { 'Content-Type': type, Authorization: basic(gw.a.ingest) },
+        body: frame(line('x')),
+      });
+      expect(res.status).toBe(415);
+    }
+    expect(await all()).toEqual([]);
+  });
+
+  const methods = ['GET', 'PUT', 'DELETE', 'PATCH'];
+  it.each(paths.flatMap((path) => methods.map((method) => [path, method] as const)))('%s answers 405 to %s with Allow: POST', async (path, method) => {
+    const res = await gw.app.request(path, { method, headers: { Authorization: basic(gw.a.ingest) } });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('Allow')).toBe('POST');
+    expect(await res.json()).toMatchObject({ error: 'method_not_allowed' });
+  });
+});
+
+describe('POST /logs: metrics of bare l2met keys and of Logplex L10/L11 lines (issue 10)', () => {
+  it.each(BARE_METRIC_CASES)('stores %j with the metrics %j', async (message, want) => {
+    expect((await input(frame(line(message)))).status).toBe(204);
+    const [e] = await all();
+    expect(e!.message).toBe(message);
+    expect(e!.metrics ?? []).toEqual(want);
+    expect(e!.flags).toBeUndefined();
+  });
+
+  it.each(LOGPLEX_DROP_CASES.filter(([m]) => m !== ''))('stores %j with the metric %j', async (message, want) => {
+    const body = frame(`<172>1 2024-06-01T12:00:00+00:00 host heroku logplex - - ${message}`) + frame(line(message));
+    expect((await input(body, { 'Logplex-Msg-Count': '2' })).status).toBe(204);
+    for (const e of await all()) {
+      expect(e.message).toBe(message);
+      expect(e.metrics).toEqual(want === null ? undefined : [want]);
+      if (want !== null) expect(e.level).toBe('ERROR');
+    }
   });
 });

@@ -12,12 +12,15 @@ import { syslogToEntry } from '../normalize/from-syslog.js';
 import { assertIngestEnabled, chargeRate } from './limits.js';
 import { decodeLogplexBody, formatRejects } from './logplex-body.js';
 
-const LOGPLEX_TYPES = new Set(['application/logplex-1', 'application/x-logplex-1']);
+/** Logplex's two (logplex-facts §3), and `application/heroku_drain-1` (Grafana Loki's Heroku target). */
+const LOGPLEX_TYPES = new Set(['application/logplex-1', 'application/x-logplex-1', 'application/heroku_drain-1']);
+/** `/logs` and `/logs/`: Logplex's own test suite posts with the trailing slash. */
+export const LOGPLEX_INPUT_PATHS = ['/logs', '/logs/'] as const;
 const CHALLENGE = { 'WWW-Authenticate': 'Basic realm=Logplex' };
 
 /**
- * `POST /logs`: Logplex's input endpoint, for add-on providers and log-shuttle, with Logplex's
- * exact status table (logplex-facts §3): 405, 401 + `WWW-Authenticate: Basic realm=Logplex`,
+ * `POST /logs` (and `/logs/`): Logplex's input endpoint, for add-on providers and log-shuttle,
+ * with Logplex's exact status table (logplex-facts §3): 405, 401 + `WWW-Authenticate: Basic realm=Logplex`,
  * 403, 415, 400 for a gzip body that does not inflate, 400 `Malformed log messages` for the whole
  * batch, 400 `Message count mismatch`, 503 when ingress is disabled, 204 on success.
  *
@@ -28,7 +31,7 @@ export function logplexInputRoutes(deps: GatewayDeps): Hono {
   const { config, store, metrics } = deps;
   const app = new Hono();
 
-  app.post('/logs', async (c) => {
+  app.on('POST', [...LOGPLEX_INPUT_PATHS], async (c) => {
     const route = routePath(c);
     assertIngestEnabled(deps);
     const address = () => contextAddress(c, config.trustProxy);
@@ -41,7 +44,11 @@ export function logplexInputRoutes(deps: GatewayDeps): Hono {
       basicGrant = grant;
     }
     if (!LOGPLEX_TYPES.has(mediaType(c))) {
-      throw new GatewayError('unsupported_media_type', 415, 'Content-Type must be application/logplex-1');
+      throw new GatewayError(
+        'unsupported_media_type',
+        415,
+        'Content-Type must be application/logplex-1 (or application/x-logplex-1, application/heroku_drain-1)',
+      );
     }
     const body = await readBody(c, config);
     metrics?.bodyBytes(route, body.length);
@@ -102,8 +109,10 @@ export function logplexInputRoutes(deps: GatewayDeps): Hono {
     return c.body(null, 204);
   });
 
-  app.all('/logs', () => {
-    throw new GatewayError('method_not_allowed', 405, 'only POST is allowed on /logs', { Allow: 'POST' });
-  });
+  for (const path of LOGPLEX_INPUT_PATHS) {
+    app.all(path, () => {
+      throw new GatewayError('method_not_allowed', 405, `only POST is allowed on ${path}`, { Allow: 'POST' });
+    });
+  }
   return app;
 }

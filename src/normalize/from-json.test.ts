@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { BARE_METRIC_CASES, LOGPLEX_DROP_CASES } from '../../test/support/metric-cases.js';
 import { EntrySchema, type Entry } from './entry.js';
 import { classifyJsonPayload, jsonToEntry, type ClassifiedJsonPayload, type JsonEntryDefaults } from './from-json.js';
 
@@ -182,6 +183,19 @@ describe('jsonToEntry', () => {
     const bad = ok({ message: 'measure#x=slow', timestamp: '2025-01-15T14:22:00Z' });
     expect(bad.flags).toEqual(['invalid_metric']);
     expect(ok({ message: 'at=info status=200 # no metrics' }).metrics).toBeUndefined();
+  });
+
+  // Before: the gate wanted a `=`, so `measure#a` alone gave no metric while `measure#a=` gave 1.
+  it.each(BARE_METRIC_CASES)('reads the bare or empty-valued l2met keys of %j as %j', (message, want) => {
+    const e = ok({ message });
+    expect(e.metrics ?? []).toEqual(want);
+    expect(e.flags).toBeUndefined();
+  });
+
+  it.each(LOGPLEX_DROP_CASES)('gives the Logplex overflow line %j the metric %j', (message, want) => {
+    const e = ok({ message, level: 'error' });
+    expect(e.metrics).toEqual(want === null ? undefined : [want]);
+    expect(e.level).toBe('ERROR');
   });
 
   it('reads app_id as the environment under seed-003 semantics', () => {

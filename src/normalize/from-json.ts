@@ -12,7 +12,7 @@ import { entryLimits, JSON_OK, measureJson, pruneJson, truncateUtf8 } from './bo
 import type { Entry, EntryFlag, Level } from './entry.js';
 import { levelFromNumber, parseLevelAlias } from './level.js';
 import { createLogfmtTokens, scanLogfmt, setField } from './logfmt.js';
-import { createMetricsResult, extractMetrics } from './metrics.js';
+import { createMetricsResult, extractMetrics, logplexDropMetric, mayBeLogplexDropLine, mayHoldL2metKey } from './metrics.js';
 import { ulid } from './ulid.js';
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -96,7 +96,8 @@ const MAX_EPOCH_MS = 253402300799999;
  * - `level`: aliases of {@link parseLevelAlias} in any case, or a number ({@link levelFromNumber}:
  *   syslog 0–7, pino 10–60); missing → INFO; unknown → error `level: unknown level "x"`.
  * - `message` (else `msg`) is required. l2met keys in its text become metrics
- *   (`measure#db=12ms`), with flag `invalid_metric` for non-numeric values.
+ *   (`measure#db=12ms`; a bare `measure#db` or `measure#db=` counts 1), with flag
+ *   `invalid_metric` for non-numeric values; a Logplex L10/L11 line gives its dropped count.
  * - `app_id`: the Sluice app in the universal format (the route checks it against the token, see
  *   {@link classifyJsonPayload}); the environment under seed-003 semantics (`app_key` present or
  *   `defaults.appKeyForm`). `environment` wins over both.
@@ -181,10 +182,14 @@ function toEntry(item: unknown, defaults: JsonEntryDefaults): JsonEntryResult {
 
   let metrics: Entry['metrics'];
   let invalidMetric = false;
-  if (mayHoldMetrics(message)) {
+  if (mayHoldL2metKey(message)) {
     const m = extractMetrics(scanLogfmt(message, tokens), false, metricsOut);
     metrics = m.metrics;
     invalidMetric = m.invalid;
+  }
+  if (mayBeLogplexDropLine(message)) {
+    const dropped = logplexDropMetric(message);
+    if (dropped !== null) (metrics ??= []).push(dropped);
   }
 
   const appKeyForm = d.app_key != null || defaults.appKeyForm === true;
@@ -252,11 +257,6 @@ function formatEpochMs(ts: number): string {
   }
   const iso = new Date(ms).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ for 1970–9999
   return `${iso.slice(0, 23)}${us < 10 ? '00' : us < 100 ? '0' : ''}${us}Z`;
-}
-
-/** Cheap gate before the logfmt scan: l2met keys need a `=` and a `#` (or legacy `measure.`). */
-function mayHoldMetrics(m: string): boolean {
-  return m.indexOf('=') !== -1 && (m.indexOf('#') !== -1 || m.indexOf('measure.') !== -1);
 }
 
 /** The body shapes a JSON ingest request may take. */

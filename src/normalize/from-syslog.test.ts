@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { SyslogRecord } from '../decode/types.js';
+import { BARE_METRIC_CASES, LOGPLEX_DROP_CASES } from '../../test/support/metric-cases.js';
 import { EntrySchema, type Entry } from './entry.js';
 import { syslogToEntry, type SyslogEntryContext } from './from-syslog.js';
 
@@ -126,6 +127,35 @@ describe('syslogToEntry on protocol/vectors/message-bodies.txt', () => {
         { kind: 'sample', name: 'queue.length', value: 99 },
       ],
     },
+    // l2met: a bare key or an empty value counts as 1, alone, among pairs and in prose.
+    'measure#a': { level: 'INFO', context: undefined, metrics: [{ kind: 'measure', name: 'a', value: 1 }] },
+    'count#jobs.done=': { level: 'INFO', context: undefined, metrics: [{ kind: 'count', name: 'jobs.done', value: 1 }] },
+    'run=x sample#queue.ready': {
+      level: 'INFO',
+      context: { run: 'x' },
+      metrics: [{ kind: 'sample', name: 'queue.ready', value: 1 }],
+    },
+    'Finished job count#jobs.done': {
+      level: 'INFO',
+      context: undefined,
+      metrics: [{ kind: 'count', name: 'jobs.done', value: 1 }],
+    },
+    // Logplex's overflow lines: the dropped count as a metric, the level ERROR.
+    'Error L10 (output buffer overflow): 5 messages dropped since 2024-06-01T12:00:00+00:00.': {
+      level: 'ERROR',
+      context: undefined,
+      metrics: [{ kind: 'count', name: 'logplex.l10.dropped', value: 5, unit: 'messages' }],
+    },
+    "Error L10 (output buffer overflow): drain 'd.5f2c1e7a-3b4d-4c8e-9a6f-0b1d2e3f4a5b' dropped 12 messages": {
+      level: 'ERROR',
+      context: undefined,
+      metrics: [{ kind: 'count', name: 'logplex.l10.dropped', value: 12, unit: 'messages' }],
+    },
+    'Error L11 (Tail buffer overflow) -> This tail session dropped 3 messages since 2024-06-01T12:00:00+00:00.': {
+      level: 'ERROR',
+      context: undefined,
+      metrics: [{ kind: 'count', name: 'logplex.l11.dropped', value: 3, unit: 'messages' }],
+    },
   };
 
   it('covers every line of the vector file', () => {
@@ -240,7 +270,7 @@ describe('syslogToEntry on Heroku drain lines', () => {
     expect(entryOf('at=info tls user=7').context).toEqual({ at: 'info', tls: true, user: '7' });
   });
 
-  it('raises the L10 overflow line from warning to ERROR', () => {
+  it('raises the L10 overflow line from warning to ERROR, with its dropped count as a metric', () => {
     const e = entryOf('Error L10 (output buffer overflow): 1 messages dropped since 2014-11-07T23:29:45+00:00.', {
       facility: 21,
       severity: 4,
@@ -249,6 +279,7 @@ describe('syslogToEntry on Heroku drain lines', () => {
     });
     expect(e.level).toBe('ERROR');
     expect(e.severity).toBe(4);
+    expect(e.metrics).toEqual([{ kind: 'count', name: 'logplex.l10.dropped', value: 1, unit: 'messages' }]);
   });
 
   it('keeps a severity the sender chose over a lower content level', () => {
@@ -289,6 +320,60 @@ describe('syslogToEntry on Heroku drain lines', () => {
     expect(e.message).toBe('');
     expect(e.context).toBeUndefined();
   });
+});
+
+describe('syslogToEntry: bare and empty-valued l2met keys (an empty value counts as 1)', () => {
+  // Before: a line without `=` was never scanned, and one without a pair gave nothing, so
+  // `measure#a` alone gave no metric while `run=x measure#a` gave 1.
+  const procs = [
+    ['app', 'web.1'],
+    ['heroku', 'router'],
+    ['name', 'test'],
+  ] as const;
+  for (const [appName, procId] of procs) {
+    it.each(BARE_METRIC_CASES)(`%j from ${appName}[${procId}] gives %j`, (message, want) => {
+      const e = entryOf(message, { appName, procId });
+      expect(e.metrics ?? []).toEqual(want);
+      expect(e.message).toBe(message);
+      expect(e.flags).toBeUndefined();
+      // l2met keys are never context; a line of bare keys only has none.
+      for (const k of Object.keys(e.context ?? {})) expect(k).not.toMatch(/^(count|sample|measure)[#.]/);
+    });
+  }
+
+  it('keeps the context, level and trace id of the line around a bare metric', () => {
+    const e = entryOf('level=warn request_id=r1 count#retries');
+    expect(e.metrics).toEqual([{ kind: 'count', name: 'retries', value: 1 }]);
+    expect(e.context).toEqual({ level: 'warn', request_id: 'r1' });
+    expect(e.level).toBe('WARN');
+    expect(e.trace_id).toBe('r1');
+    const prose = entryOf('[ERROR] payment failed count#payments.failed');
+    expect(prose.metrics).toEqual([{ kind: 'count', name: 'payments.failed', value: 1 }]);
+    expect(prose.context).toBeUndefined();
+    expect(prose.level).toBe('ERROR');
+  });
+});
+
+describe('syslogToEntry: Logplex L10/L11 lines give their dropped count as a metric', () => {
+  // Whatever APP-NAME and PROCID: Logplex sends `heroku logplex`, relays and tests differ.
+  const senders: Partial<SyslogRecord>[] = [
+    { facility: 21, severity: 4, appName: 'heroku', procId: 'logplex' },
+    { facility: 21, severity: 3, appName: 'heroku', procId: 'heroku' },
+    { facility: 23, severity: 6, appName: 'app', procId: 'web.1' },
+    { facility: 1, severity: 5, appName: null, procId: null },
+  ];
+  for (const over of senders) {
+    it.each(LOGPLEX_DROP_CASES)(`%j from ${over.appName}[${over.procId}] <${over.severity}> gives %j`, (message, want) => {
+      const e = entryOf(message, over);
+      expect(e.metrics).toEqual(want === null ? undefined : [want]);
+      expect(e.flags).toBeUndefined();
+      if (want !== null) {
+        // The level is what it was before the metric: ERROR from the `Error L1x (` text.
+        expect(e.level).toBe('ERROR');
+        expect(e.context).toBeUndefined();
+      }
+    });
+  }
 });
 
 describe('syslogToEntry on Logplex input lines', () => {

@@ -4,12 +4,16 @@
  * What the message contributes, in this order of preference:
  * 1. A JSON object message (see {@link parseJsonMessage}): its fields are the context, its
  *    `message`/`msg` the entry's message, its level/stack/trace id/tags are used.
- * 2. Otherwise, when the message holds a `=`, logfmt: pairs → context (string values, bare keys
- *    `true` under the prose rule of {@link keepBareKeys}, in prose only plain keys; l2met keys
- *    left out because the metrics hold them), l2met metrics and router measures
- *    ({@link extractMetrics}), level fields ({@link levelFromLogfmt}).
+ * 2. Otherwise, when the message holds a `=` or may hold a bare l2met key (`measure#a`:
+ *    {@link mayHoldL2metKey}), logfmt: pairs → context (string values, bare keys `true` under
+ *    the prose rule of {@link keepBareKeys}, in prose only plain keys; l2met keys left out
+ *    because the metrics hold them), l2met metrics (bare and empty-valued keys count 1 whatever
+ *    else the line holds) and router measures ({@link extractMetrics}), level fields
+ *    ({@link levelFromLogfmt}).
  * 3. The text's prefix (`[ERROR]`, `Error R14 (…)`, …: {@link levelFromText}) when nothing
  *    structured stated a level.
+ * 4. Logplex's `Error L10`/`Error L11` lines: the dropped count as a metric
+ *    ({@link logplexDropMetric}: `logplex.l10.dropped` / `logplex.l11.dropped`).
  */
 import type { SyslogRecord } from '../decode/types.js';
 import type { Entry, EntryFlag, Level } from './entry.js';
@@ -28,7 +32,15 @@ import {
   setField,
   type LogfmtTokens,
 } from './logfmt.js';
-import { createMetricsResult, extractMetrics, isRouterLine } from './metrics.js';
+import {
+  createMetricsResult,
+  extractMetrics,
+  hasL2metKeys,
+  isRouterLine,
+  logplexDropMetric,
+  mayBeLogplexDropLine,
+  mayHoldL2metKey,
+} from './metrics.js';
 import { ulid } from './ulid.js';
 
 /** Per-request facts the record itself does not carry. */
@@ -103,9 +115,11 @@ export function syslogToEntry(rec: SyslogRecord, ctx: SyslogEntryContext): Entry
     stack = json.stack;
     traceId = json.traceId;
     if (json.tags !== undefined && json.tags.length > 0) tags = tags === undefined ? json.tags : tags.concat(json.tags);
-  } else if (raw.indexOf('=') !== -1) {
+  } else if (raw.indexOf('=') !== -1 || mayHoldL2metKey(raw)) {
+    // A bare l2met key is a metric too (`measure#a` alone: an empty value counts as 1), so a
+    // line without `=` is scanned when it may hold one; with no pair it yields only metrics.
     const t = scanLogfmt(raw, tokens);
-    if (t.pairs > 0) {
+    if (t.pairs > 0 || hasL2metKeys(t)) {
       context = contextFromTokens(t);
       content = levelFromLogfmt(t);
       traceId = findTraceId(t);
@@ -116,6 +130,11 @@ export function syslogToEntry(rec: SyslogRecord, ctx: SyslogEntryContext): Entry
     }
   }
   if (content === null) content = levelFromText(message);
+  // Logplex's L10/L11 overflow lines: their dropped count as a metric (one char test otherwise).
+  if (mayBeLogplexDropLine(raw)) {
+    const dropped = logplexDropMetric(raw);
+    if (dropped !== null) (metrics ??= []).push(dropped);
+  }
 
   const sd = rec.structuredData;
   if (sd !== null) {

@@ -1,8 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { BARE_METRIC_CASES, LOGPLEX_DROP_CASES } from '../../test/support/metric-cases.js';
 import { MetricSchema } from './entry.js';
 import { createLogfmtTokens, scanLogfmt } from './logfmt.js';
-import { isMetricKey, isRouterLine, metricsFromMessage, parseMetricValue } from './metrics.js';
+import {
+  hasL2metKeys,
+  isMetricKey,
+  isRouterLine,
+  logplexDropMetric,
+  mayBeLogplexDropLine,
+  mayHoldL2metKey,
+  metricsFromMessage,
+  parseMetricValue,
+} from './metrics.js';
 
 describe('parseMetricValue', () => {
   it.each([
@@ -199,5 +209,53 @@ describe('isRouterLine', () => {
     expect(router('at=start method=GET path=/ status=200')).toBe(false);
     expect(router('x=1 at=info method=GET path=/ status=200')).toBe(false);
     expect(router('anything', 'router')).toBe(true);
+  });
+});
+
+describe('bare and empty-valued l2met keys', () => {
+  it.each(BARE_METRIC_CASES)('%j gives %j', (message, want) => {
+    const r = metricsFromMessage(message);
+    expect(r.metrics ?? []).toEqual(want);
+    expect(r.invalid).toBe(false);
+  });
+
+  it.each(BARE_METRIC_CASES)('the gate lets %j through whenever it holds a metric', (message, want) => {
+    const t = scanLogfmt(message, createLogfmtTokens());
+    if (want.length > 0) {
+      expect(mayHoldL2metKey(message)).toBe(true);
+      expect(hasL2metKeys(t)).toBe(true);
+    }
+    if (!mayHoldL2metKey(message)) expect(hasL2metKeys(t)).toBe(false);
+  });
+
+  it('never lets the gate refuse a message that holds an l2met key', () => {
+    const piece = fc.oneof(
+      fc.string({ maxLength: 6 }),
+      fc.constantFrom(' ', '=', '#', '"', 'count', 'sample', 'measure', 'count#', 'sample#x', 'measure#y', 'measure.z', '\n'),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), (parts) => {
+        const s = parts.join('');
+        if (hasL2metKeys(scanLogfmt(s, createLogfmtTokens()))) expect(mayHoldL2metKey(s)).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('logplexDropMetric', () => {
+  it.each(LOGPLEX_DROP_CASES)('%j gives %j', (message, want) => {
+    expect(logplexDropMetric(message)).toEqual(want);
+    if (want !== null) {
+      MetricSchema.parse(want);
+      expect(mayBeLogplexDropLine(message)).toBe(true);
+      expect(metricsFromMessage(message).metrics).toEqual([want]);
+    }
+  });
+
+  it('gates on one char for nearly every message', () => {
+    expect(mayBeLogplexDropLine('at=info method=GET')).toBe(false);
+    expect(mayBeLogplexDropLine('Error R14 (Memory quota exceeded)')).toBe(false);
+    expect(mayBeLogplexDropLine('Error L10 (output buffer overflow)')).toBe(true);
   });
 });

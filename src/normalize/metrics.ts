@@ -1,6 +1,7 @@
 /**
- * Log-derived metrics: the l2met conventions (docs/logplex-facts.md §5) and the implicit
- * measures of Heroku router lines.
+ * Log-derived metrics: the l2met conventions (docs/logplex-facts.md §5), the implicit
+ * measures of Heroku router lines, and the dropped counts of Logplex's L10/L11 lines
+ * (`logplex.l10.dropped`, `logplex.l11.dropped`; see protocol/README.md).
  *
  * Where l2met is wrong we do better, as the facts file asks: signs and exponents parse
  * (`-3`, `1e3`, `2.5E-2`), and a value that is not a number is kept (value null, `raw` set) and
@@ -36,11 +37,32 @@ const CH_PLUS = 0x2b;
 const CH_MINUS = 0x2d;
 const CH_PERCENT = 0x25;
 const CH_MICRO = 0xb5;
+const CH_SPACE = 0x20;
 
 /** Metric kind by key class (index 0, KEY_OTHER, is never used). */
 const KIND: Metric['kind'][] = ['measure', 'count', 'sample', 'measure', 'measure'];
 const L2MET_MASK = (1 << KEY_COUNT) | (1 << KEY_SAMPLE) | (1 << KEY_MEASURE) | (1 << KEY_MEASURE_LEGACY);
 const ROUTER_MASK = (1 << KEY_METHOD) | (1 << KEY_PATH) | (1 << KEY_STATUS);
+
+/** True when a scan holds an l2met key (pair, empty value or bare key alike). */
+export function hasL2metKeys(t: LogfmtTokens): boolean {
+  return (t.mask & L2MET_MASK) !== 0;
+}
+
+/**
+ * Cheap gate before a logfmt scan, for messages without a `=`: could `s` hold an l2met key?
+ * True when some `#` follows `count`, `sample` or `measure`, or `s` holds `measure.`. A gate
+ * only (`discount#5` passes; the scan decides): false means no l2met key can be found.
+ *
+ * Needed because a bare key is an l2met metric (an empty value counts as 1): `measure#a` alone,
+ * or `Finished job count#jobs.done` in prose, has no `=` yet is a metric.
+ */
+export function mayHoldL2metKey(s: string): boolean {
+  for (let p = s.indexOf('#'); p !== -1; p = s.indexOf('#', p + 1)) {
+    if (s.startsWith('count', p - 5) || s.startsWith('sample', p - 6) || s.startsWith('measure', p - 7)) return true;
+  }
+  return s.indexOf('measure.') !== -1;
+}
 
 /**
  * True when `key` is an l2met metric key (`count#`, `sample#`, `measure#`, legacy `measure.`).
@@ -306,10 +328,65 @@ export function extractMetrics(t: LogfmtTokens, router: boolean, out: MetricsRes
   return out;
 }
 
+/** Metric name of the dropped count of Logplex's `Error L10` (drain buffer overflow) lines. */
+export const LOGPLEX_L10_DROPPED = 'logplex.l10.dropped';
+/** Metric name of the dropped count of Logplex's `Error L11` (tail buffer overflow) lines. */
+export const LOGPLEX_L11_DROPPED = 'logplex.l11.dropped';
+
+/**
+ * Cheap test for the start of a Logplex drop line (`Error L10 `, `Error L11 `): one char
+ * compare for nearly every message. Call {@link logplexDropMetric} only when it is true.
+ */
+export function mayBeLogplexDropLine(message: string): boolean {
+  return message.charCodeAt(0) === 0x45 /* E */ && message.startsWith('Error L1');
+}
+
+/**
+ * The dropped count of a Logplex overflow line as a metric, as l2met makes one, or null:
+ * - `Error L10 (output buffer overflow): 5 messages dropped since 2024-06-01T12:00:00+00:00.`
+ * - `Error L10 (output buffer overflow): drain 'd.5f2c…' dropped 12 messages`
+ * - `Error L11 (Tail buffer overflow) -> This tail session dropped 3 messages since TS.`
+ *
+ * → `{ kind: 'count', name: 'logplex.l10.dropped' | 'logplex.l11.dropped', value: N, unit: 'messages' }`.
+ * Whatever the line's APP-NAME and PROCID (Logplex sends `heroku logplex`; relays differ). The
+ * count is the integer next to `dropped`: `N message(s) dropped` or `dropped N message(s)`.
+ */
+export function logplexDropMetric(message: string): Metric | null {
+  if (!mayBeLogplexDropLine(message) || message.charCodeAt(9) !== CH_SPACE) return null;
+  const code = message.charCodeAt(8);
+  const name = code === 0x30 ? LOGPLEX_L10_DROPPED : code === 0x31 ? LOGPLEX_L11_DROPPED : null;
+  if (name === null) return null;
+  const d = message.indexOf(' dropped', 10);
+  if (d < 0) return null;
+  let value = -1;
+  // `dropped N message(s)`
+  let i = d + 8;
+  if (message.charCodeAt(i) === CH_SPACE) {
+    const start = ++i;
+    while (i < message.length && isDigit(message.charCodeAt(i))) i++;
+    if (i > start && i - start <= 15 && message.startsWith(' message', i)) value = Number(message.slice(start, i));
+  }
+  // `N message(s) dropped`
+  if (value < 0) {
+    const end = message.endsWith(' messages', d) ? d - 9 : message.endsWith(' message', d) ? d - 8 : -1;
+    if (end < 0) return null;
+    let start = end;
+    while (start > 10 && isDigit(message.charCodeAt(start - 1))) start--;
+    if (start === end || end - start > 15 || message.charCodeAt(start - 1) !== CH_SPACE) return null;
+    value = Number(message.slice(start, end));
+  }
+  return { kind: 'count', name, value, unit: 'messages' };
+}
+
+function isDigit(c: number): boolean {
+  return c >= CH_0 && c <= CH_9;
+}
+
 const scratchTokens = createLogfmtTokens();
 
 /**
- * Metrics of a message (allocating convenience over {@link extractMetrics}).
+ * Metrics of a message (allocating convenience over {@link extractMetrics}, plus the dropped
+ * count of a Logplex L10/L11 line, {@link logplexDropMetric}), as the normalisers find them.
  * `proc` is the syslog PROCID, used to recognise router lines.
  *
  * @example
@@ -318,5 +395,8 @@ const scratchTokens = createLogfmtTokens();
  */
 export function metricsFromMessage(message: string, proc?: string | null): MetricsResult {
   const t = scanLogfmt(message, scratchTokens);
-  return extractMetrics(t, isRouterLine(t, proc), createMetricsResult());
+  const out = extractMetrics(t, isRouterLine(t, proc), createMetricsResult());
+  const dropped = logplexDropMetric(message);
+  if (dropped !== null) (out.metrics ??= []).push(dropped);
+  return out;
 }
