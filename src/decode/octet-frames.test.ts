@@ -85,9 +85,9 @@ describe('splitFrames', () => {
 
   it('keeps line feeds inside a frame: a multi-line message stays one frame', () => {
     const msg = '<13>1 - host app web.1 - Traceback:\n  File "x.py", line 1\n12 <13>1 not a frame\n';
-    const body = Buffer.concat([frame(msg), frame('next')]);
+    const body = Buffer.concat([frame(msg), frame('<13>1 next')]);
     const r = splitFrames(body);
-    expect(msgs(body, r)).toEqual([msg.slice(0, -1), 'next']);
+    expect(msgs(body, r)).toEqual([msg.slice(0, -1), '<13>1 next']);
     expect(r.rejects).toEqual([]);
   });
 
@@ -100,13 +100,19 @@ describe('splitFrames', () => {
     expectTiling(body, r);
   });
 
-  it('keeps a glued L10 frame and rejects the following frame whose LEN overshoots by one', () => {
-    // framed-bodies #1: Heroku's L10 frame has no trailing LF; the next LEN is one too big.
+  it('keeps a glued L10 frame and a last frame whose LEN counts the LF the body lacks', () => {
+    // framed-bodies #1: Heroku's L10 frame has no trailing LF; the next LEN counts a LF that is
+    // not there. Nothing of the line is missing: it is kept, unflagged.
     const second = `${Buffer.byteLength(WEB) + 1} ${WEB}`;
     const body = Buffer.concat([frame(L10), Buffer.from(second)]);
     const r = splitFrames(body);
-    expect(msgs(body, r)).toEqual([L10]);
-    expect(r.rejects).toEqual([{ start: body.length - second.length, end: body.length, reason: 'truncated' }]);
+    expect(msgs(body, r)).toEqual([L10, WEB]);
+    expect(r.frames.map((f) => f.repaired)).toEqual([undefined, undefined]);
+    expect(r.frames[1]!.dataEnd).toBe(body.length);
+    expect(r.rejects).toEqual([]);
+    // Short by two bytes at the end of the body is a repair (flagged), not the missing LF.
+    const two = Buffer.concat([frame(L10), Buffer.from(`${Buffer.byteLength(WEB) + 2} ${WEB}`)]);
+    expect(splitFrames(two).rejects.map((x) => x.reason)).toEqual(['truncated']);
   });
 
   it('does not take the tail of a rejected LEN for a new header', () => {
@@ -117,16 +123,42 @@ describe('splitFrames', () => {
     expect(r.rejects).toEqual([{ start: 0, end: body.length, reason: 'truncated' }]);
   });
 
-  it('resynchronises on the next LEN <PRI> header after a truncated frame', () => {
+  it('ends a frame whose LEN overstates at the header inside it from which the body reads cleanly', () => {
     // The bad LEN claims more bytes than remain; a real frame follows inside those bytes.
     const bad = Buffer.from('300 <13>1 cut short\n');
     const good = frame(`${WEB}\n`);
     const body = Buffer.concat([bad, good]);
     const r = splitFrames(body);
-    expect(msgs(body, r)).toEqual([WEB]);
-    expect(r.rejects).toEqual([{ start: 0, end: bad.length - 1, reason: 'truncated' }]);
-    // The LF between the reject and the frame joins the frame that follows it.
-    expect(r.frames[0]!.start).toBe(bad.length - 1);
+    expect(msgs(body, r)).toEqual(['<13>1 cut short', WEB]);
+    expect(r.frames.map((f) => f.repaired)).toEqual([true, undefined]);
+    expect(r.rejects).toEqual([]);
+    expectTiling(body, r);
+  });
+
+  it('ends a frame whose LEN overstates inside the body, so it does not swallow the next frame', () => {
+    const first = '<13>1 first line\n';
+    const body = Buffer.concat([Buffer.from(`${Buffer.byteLength(first) + 20} ${first}`), frame(`${WEB}\n`), frame(`${WEB} 2\n`)]);
+    const r = splitFrames(body);
+    expect(msgs(body, r)).toEqual(['<13>1 first line', WEB, `${WEB} 2`]);
+    expect(r.frames[0]!.repaired).toBe(true);
+    expectTiling(body, r);
+  });
+
+  it('trusts a LEN that lands on a boundary, even over a message that holds frame-like text', () => {
+    const inner = frame('<13>1 looks like a frame');
+    const msg = `<13>1 outer ${inner.toString()} end`;
+    const body = Buffer.concat([frame(msg), frame(WEB)]);
+    const r = splitFrames(body);
+    expect(msgs(body, r)).toEqual([msg, WEB]);
+    expect(r.frames.every((f) => !f.repaired)).toBe(true);
+  });
+
+  it('reads a LEN counted in characters (Ruby String#size) as such when bytes do not land', () => {
+    const msgs3 = ['<13>1 héllo wörld ✓', '<13>1 plain', '<13>1 日本語のログ'];
+    const body = Buffer.from(msgs3.map((m) => `${m.length} ${m}`).join(''));
+    const r = splitFrames(body);
+    expect(msgs(body, r)).toEqual(msgs3);
+    expect(r.frames.map((f) => f.repaired)).toEqual([true, undefined, true]);
     expectTiling(body, r);
   });
 
@@ -135,12 +167,17 @@ describe('splitFrames', () => {
     // bytes read `id=12345 <13>…`. The run `12345` is no frame here, its suffix `45` is.
     const good = frame(`<13>1 ${'x'.repeat(Buffer.byteLength(WEB) - 7)}`);
     expect(good.subarray(0, 3).toString()).toMatch(/^\d\d /);
-    for (const bad of ['9999 <13>1 - - - - - id=123', '1x3 <13>1 - - - - - id=123', '<13>1 - - - - - id=123']) {
+    for (const bad of ['1x3 <13>1 - - - - - id=123', '<13>1 - - - - - id=123']) {
       const body = Buffer.concat([Buffer.from(bad), good, frame(`${WEB}\n`)]);
       const r = splitFrames(body);
       expect(msgs(body, r)).toEqual([good.subarray(good.indexOf(' ') + 1).toString(), WEB]);
       expectTiling(body, r);
     }
+    // A LEN past the end of the body is repaired at that glued header (the frame before is kept).
+    const body = Buffer.concat([Buffer.from('9999 <13>1 - - - - - id=123'), good, frame(`${WEB}\n`)]);
+    const r = splitFrames(body);
+    expect(msgs(body, r)).toEqual(['<13>1 - - - - - id=123', good.subarray(good.indexOf(' ') + 1).toString(), WEB]);
+    expect(r.frames[0]!.repaired).toBe(true);
   });
 
   it('takes a glued suffix only when its frame ends at the body end or at another header', () => {
@@ -151,20 +188,22 @@ describe('splitFrames', () => {
     expectTiling(body, r);
   });
 
-  it('accepts a frame whose LEN is short and rejects the stray bytes after it as garbage', () => {
+  it('repairs a frame whose LEN is a few bytes short: the whole line, flagged', () => {
     // framed-bodies #2: LEN says 116, the message is 118 bytes.
     const msg = '<134>1 2012-12-10T03:00:48.123456Z erlang t.feff49f1-4d55-4c9e-aee1-2d2b10e69b42 console.1 - - Logsplat test message 1';
     const body = Buffer.from(`116 ${msg}`);
     const r = splitFrames(body);
-    expect(msgs(body, r)).toEqual([msg.slice(0, 116)]);
-    expect(r.rejects).toEqual([{ start: body.length - 2, end: body.length, reason: 'garbage' }]);
+    expect(msgs(body, r)).toEqual([msg]);
+    expect(r.frames[0]!.repaired).toBe(true);
+    expect(r.rejects).toEqual([]);
   });
 
-  it('accepts a frame followed directly by bytes that are not a new LEN SP', () => {
+  it('takes the bytes between a frame and the next header into that frame (a short LEN), flagged', () => {
     const body = Buffer.concat([frame('hello'), Buffer.from('xyz'), frame('<13>1 again')]);
     const r = splitFrames(body);
-    expect(msgs(body, r)).toEqual(['hello', '<13>1 again']);
-    expect(r.rejects).toEqual([{ start: 7, end: 10, reason: 'garbage' }]);
+    expect(msgs(body, r)).toEqual(['helloxyz', '<13>1 again']);
+    expect(r.frames.map((f) => f.repaired)).toEqual([true, undefined]);
+    expect(r.rejects).toEqual([]);
     expectTiling(body, r);
   });
 
@@ -298,6 +337,15 @@ describe('splitFrames', () => {
   });
 });
 
+/**
+ * Random MSGs of a body that is not syslog: a first byte `<` would make it a syslog body, whose
+ * frames all start with `<PRI>` (octet-frames.ts, `landsAt`), so it is replaced.
+ */
+const anyMsg = (max: number) => fc.uint8Array({ minLength: 1, maxLength: max }).map((m) => (m[0] === 0x3c ? Uint8Array.of(0x3d, ...m.subarray(1)) : m));
+/** Random MSGs of a syslog body: `<PRI>` and then anything. */
+const syslogMsg = (max: number) =>
+  fc.tuple(fc.integer({ min: 0, max: 191 }), fc.uint8Array({ maxLength: max })).map(([pri, rest]) => Buffer.concat([Buffer.from(`<${pri}>1 `), rest]));
+
 describe('splitFrames properties', () => {
   /** Bytes biased towards what confuses a framer: digits, SP, `<`, `>`, LF. */
   const trickyBytes = fc
@@ -323,7 +371,7 @@ describe('splitFrames properties', () => {
 
   it('gives back exactly the framed messages (round trip)', () => {
     fc.assert(
-      fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 300 }), { maxLength: 20 }), (list) => {
+      fc.property(fc.oneof(fc.array(anyMsg(300), { maxLength: 20 }), fc.array(syslogMsg(300), { maxLength: 20 })), (list) => {
         const body = Buffer.concat(list.map((m) => frame(m)));
         const r = splitFrames(body);
         expect(r.rejects).toEqual([]);
@@ -339,7 +387,7 @@ describe('splitFrames properties', () => {
   it('gives back exactly the framed messages with random whitespace between frames', () => {
     const ws = fc.array(fc.constantFrom(' ', '\t', '\r', '\n'), { maxLength: 4 }).map((a) => a.join(''));
     fc.assert(
-      fc.property(fc.array(fc.tuple(ws, fc.uint8Array({ minLength: 1, maxLength: 200 })), { maxLength: 15 }), ws, (list, tail) => {
+      fc.property(fc.oneof(fc.array(fc.tuple(ws, anyMsg(200)), { maxLength: 15 }), fc.array(fc.tuple(ws, syslogMsg(200)), { maxLength: 15 })), ws, (list, tail) => {
         const body = Buffer.concat([...list.flatMap(([pad, m]) => [Buffer.from(pad), frame(m)]), Buffer.from(tail)]);
         const r = splitFrames(body);
         expect(r.rejects).toEqual([]);
@@ -356,7 +404,8 @@ describe('splitFrames properties', () => {
     const line = fc.string({ minLength: 1, maxLength: 40 }).filter((s) => !s.includes('\n'));
     fc.assert(
       fc.property(fc.array(fc.array(line, { minLength: 2, maxLength: 5 }), { minLength: 1, maxLength: 10 }), (messages) => {
-        const texts = messages.map((lines) => lines.join('\n'));
+        // Syslog frames, as a drain sends them (a body is all syslog or none, see anyMsg).
+        const texts = messages.map((lines) => `<13>1 ${lines.join('\n')}`);
         const body = Buffer.concat(texts.map((t) => frame(`${t}\n`)));
         const r = splitFrames(body);
         expect(r.frames).toHaveLength(texts.length);
@@ -366,7 +415,54 @@ describe('splitFrames properties', () => {
     );
   });
 
-  it('keeps every good frame when garbage sits between them', () => {
+  it('gives back every syslog line whole, whichever repairable way its sender gets LEN wrong', () => {
+    // A body as real senders get it wrong: every LEN counted in characters (lpxc), or one frame's
+    // LEN a few bytes short or up to 40 bytes too long (published fixtures); the last frame may
+    // also count a LF the body lacks. Lines hold no digits or `<`, so nothing inside them looks
+    // like a frame header.
+    const text = fc.stringMatching(/^[a-zA-Z éü✓日本=_.:-]{1,80}$/);
+    const fault = fc.oneof(
+      fc.constant<{ chars: true } | { at: number; by: number }>({ chars: true }),
+      fc.record({ at: fc.nat(7), by: fc.integer({ min: -6, max: 40 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(text, { minLength: 1, maxLength: 8 }), fault, fc.boolean(), (texts, f, lfLess) => {
+        const msgsIn = texts.map((t) => `<13>1 - host app web.1 - ${t}`);
+        const wrongAt = 'at' in f ? f.at % texts.length : -1;
+        const lines = texts.map((_, i) => [0, i === wrongAt ? (f as { by: number }).by : 'chars' in f ? 'chars' : 'ok'] as const);
+        const parts = lines.map(([, h], i) => {
+          const m = msgsIn[i]!;
+          const bytes = Buffer.byteLength(m);
+          const n = h === 'ok' ? bytes : h === 'chars' ? m.length : Math.max(8, bytes + h);
+          return `${n} ${m}`;
+        });
+        if (lfLess) {
+          const m = msgsIn[msgsIn.length - 1]!;
+          parts[parts.length - 1] = `${Buffer.byteLength(m) + 1} ${m}`;
+        }
+        const body = Buffer.from(parts.join(''));
+        if (wrongAt >= 0) {
+          // A LEN too long that ends exactly at a later frame boundary lands, and is trusted: the
+          // frames it covers are then one message (the documented ambiguity), not a fault here.
+          const starts = parts.map((_, i) => Buffer.byteLength(parts.slice(0, i).join('')));
+          const head = parts[wrongAt]!.indexOf(' ') + 1;
+          const claimedEnd = starts[wrongAt]! + head + Number(parts[wrongAt]!.slice(0, head - 1));
+          fc.pre(!starts.slice(wrongAt + 1).includes(claimedEnd) && claimedEnd !== body.length);
+        }
+        const r = splitFrames(body);
+        // A LEN too long on the last line has nothing to end at but the body's end: truncated.
+        const lastTooLong = !lfLess && typeof lines[lines.length - 1]![1] === 'number' && (lines[lines.length - 1]![1] as number) > 0;
+        const want = lastTooLong ? msgsIn.slice(0, -1) : msgsIn;
+        // Trailing whitespace of a line cannot be told from padding between frames: compared trimmed.
+        const trim = (l: string[]) => l.map((s) => s.trimEnd());
+        expect(trim(msgs(body, r).slice(0, want.length))).toEqual(trim(want));
+        expectTiling(body, r);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('keeps every good frame, whole, when stray bytes sit between them', () => {
     // Garbage that holds no `LEN SP <` header and does not start with a digit or whitespace.
     const junk = fc
       .string({ minLength: 1, maxLength: 30 })
@@ -376,8 +472,10 @@ describe('splitFrames properties', () => {
       fc.property(fc.array(fc.tuple(good, junk), { minLength: 1, maxLength: 10 }), (list) => {
         const body = Buffer.concat(list.flatMap(([m, j]) => [frame(m), Buffer.from(j)]));
         const r = splitFrames(body);
-        expect(msgs(body, r)).toEqual(list.map(([m]) => m));
-        expect(r.rejects.every((x) => x.reason === 'garbage')).toBe(true);
+        // Stray bytes right after a frame, up to the next header, are taken as a short LEN.
+        expect(msgs(body, r)).toEqual(list.map(([m, j]) => m + j));
+        expect(r.frames.every((f) => f.repaired)).toBe(true);
+        expect(r.rejects).toEqual([]);
         expectTiling(body, r);
       }),
       { numRuns: 300 },

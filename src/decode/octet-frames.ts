@@ -92,6 +92,136 @@ function isGluedBoundary(body: Uint8Array, p: number, len: number, max: number):
   return end === len || headerLength(body, end, len) >= 0;
 }
 
+/** The LEN at `p` (1–6 digits, no leading zero, then SP) and where its frame ends, or -1. */
+function frameEndAt(body: Uint8Array, p: number, len: number): number {
+  const c = body[p]!;
+  if (c <= CH_0 || c > CH_9) return -1;
+  let n = c - CH_0;
+  let q = p + 1;
+  while (q < len && isDigit(body[q]!)) {
+    if (q - p >= MAX_LEN_DIGITS) return -1;
+    n = n * 10 + (body[q]! - CH_0);
+    q++;
+  }
+  return q < len && body[q] === SP ? q + 1 + n : -1;
+}
+
+/**
+ * Whether a frame ending at `p` lands on a frame boundary, after ASCII whitespace: the end of the
+ * body or a plausible syslog header `LEN SP <PRI>`; in a body that is not syslog (`syslog` false:
+ * its first frame does not start with `<`), also a bare `LEN SP` whose own frame ends at the
+ * body's end or at another `LEN SP`. In a syslog body a bare `LEN SP` never counts: the `1 ` of
+ * `<13>1 - host` that a LEN too long points into is one. What precedes does not matter: it is the
+ * frame's own last byte (Heroku's L10 line ends in `.` glued to the next LEN). The cheap check of
+ * the fast path: a body whose LENs are all right always lands.
+ */
+function landsAt(body: Uint8Array, p: number, len: number, syslog: boolean, verifyGlued = true): boolean {
+  const at = p;
+  while (p < len && isSpace(body[p]!)) p++;
+  if (p === len) return true;
+  if (headerLength(body, p, len) >= 0) {
+    // Right after a digit, the header may be the tail of the next frame's LEN (`2|8 <13>` for a
+    // LEN one too long): then it only counts when the body reads cleanly from it.
+    return !verifyGlued || p !== at || !isDigit(body[p - 1]!) || readsCleanlyFrom(body, p, len, MAX_MAX_FRAME_BYTES);
+  }
+  if (syslog) return false;
+  let next = frameEndAt(body, p, len);
+  if (next < 0 || next > len + 1) return false;
+  while (next < len && isSpace(body[next]!)) next++;
+  return next >= len || frameEndAt(body, next, len) >= 0;
+}
+
+/** How many bytes past its claimed end {@link repairFrame} looks for the real end (a short LEN). */
+const REPAIR_WINDOW = 64;
+/** Frames after a candidate boundary that must land for the candidate to win (a long LEN). */
+const VERIFY_FRAMES = 8;
+
+/**
+ * Whether the body reads cleanly as frames from `p`: up to {@link VERIFY_FRAMES} frames, each
+ * fitting the maximum and landing on a boundary by its LEN read as bytes or (a sender such as
+ * lpxc counts every frame so) as UTF-8 characters, to the end of the body (a last frame short by
+ * exactly its trailing LF counts). Linear in the frames it checks; never recursive.
+ */
+function readsCleanlyFrom(body: Uint8Array, p: number, len: number, max: number): boolean {
+  for (let k = 0; k < VERIFY_FRAMES; k++) {
+    while (p < len && isSpace(body[p]!)) p++;
+    if (p === len) return true;
+    const n = headerLength(body, p, len);
+    if (n < 0 || n > max) return false;
+    let q = p + 1;
+    while (isDigit(body[q]!)) q++;
+    const msgStart = q + 1;
+    let end = msgStart + n;
+    if (end === len + 1 && body[len - 1] !== LF) return true;
+    if (end > len || !landsAt(body, end, len, true, false)) {
+      end = utf8CharsEnd(body, msgStart, n, len);
+      if (end < 0 || end - msgStart > max || !landsAt(body, end, len, true, false)) return false;
+    }
+    p = end;
+  }
+  return true;
+}
+
+/**
+ * Where `count` UTF-8 characters from `from` end (LEN read as characters), or -1 when the body
+ * ends first. A character is counted as Ruby's `String#size` does, one per code point; a code
+ * point above U+FFFF is one character too (a JavaScript `length` would say 2).
+ */
+function utf8CharsEnd(body: Uint8Array, from: number, count: number, len: number): number {
+  let p = from;
+  for (let k = 0; k < count; k++) {
+    if (p >= len) return -1;
+    const c = body[p]!;
+    p += c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+  }
+  return p > len ? -1 : p;
+}
+
+/**
+ * The real end of a frame whose LEN (`n`, MSG from `msgStart`) does not land on a boundary, or -1
+ * when none is found. In this order (protocol/README.md, "Framing repairs"):
+ * 1. LEN overstates: a boundary inside the claimed bytes from which the rest of the body reads
+ *    cleanly (the first such one);
+ * 2. LEN counted UTF-8 characters instead of bytes (Ruby's `String#size`, as Heroku's lpxc does):
+ *    the end after LEN characters lands on a boundary;
+ * 3. LEN understates by a few bytes: the first boundary within {@link REPAIR_WINDOW} bytes past
+ *    the claimed end.
+ * Only runs when LEN does not land, so a message holding text that looks like a frame is never
+ * split while its LEN is right. Each end found keeps the frame within `max`.
+ */
+function repairFrame(body: Uint8Array, msgStart: number, n: number, len: number, max: number): number {
+  const claimed = msgStart + n;
+  const inner = innerBoundary(body, msgStart, claimed, len, max);
+  if (inner >= 0) return inner;
+  const chars = utf8CharsEnd(body, msgStart, n, len);
+  if (chars > claimed && chars - msgStart <= max && landsAt(body, chars, len, true)) return chars;
+  if (claimed < len) {
+    const windowEnd = Math.min(len, claimed + REPAIR_WINDOW, msgStart + max);
+    for (let p = claimed + 1; p <= windowEnd; p++) {
+      if (p === len || (body[p]! > CH_0 && body[p]! <= CH_9 && !isDigit(body[p - 1]!) && headerLength(body, p, len) >= 0)) {
+        return p;
+      }
+    }
+  }
+  return -1;
+}
+
+/**
+ * The first plausible header inside a frame's claimed bytes (`msgStart` … `claimed`) from which
+ * the rest of the body reads cleanly, or -1: where a frame whose LEN overstates really ends.
+ */
+function innerBoundary(body: Uint8Array, msgStart: number, claimed: number, len: number, max: number): number {
+  const insideEnd = claimed < len ? claimed : len;
+  // A frame holds at least `<PRI>`: start looking 3 bytes in.
+  for (let p = msgStart + 3; p < insideEnd; p++) {
+    const c = body[p]!;
+    if (c <= CH_0 || c > CH_9) continue;
+    const header = isDigit(body[p - 1]!) ? isGluedBoundary(body, p, len, max) : headerLength(body, p, len) >= 0;
+    if (header && readsCleanlyFrom(body, p, len, max)) return p;
+  }
+  return -1;
+}
+
 /** First plausible frame header at or after `from`, or `len` when there is none. */
 function findBoundary(body: Uint8Array, from: number, len: number, max: number): number {
   for (let p = from; p < len; p++) {
@@ -140,6 +270,8 @@ export function splitFrames(body: Buffer, opts?: SplitOptions): SplitResult {
   const rejects: FrameReject[] = [];
   // The segment most recently pushed, so whitespace at the end of the body can join it.
   let last: Frame | FrameReject | null = null;
+  // A syslog body (its first frame starts with `<PRI>`): its frames land only at `LEN SP <`.
+  let syslog: boolean | undefined;
   let i = 0;
 
   while (i < len) {
@@ -176,19 +308,44 @@ export function splitFrames(body: Buffer, opts?: SplitOptions): SplitResult {
             while (q < len && isSpace(body[q]!)) q++;
             if (q === len || isBoundary(body, q, len)) resumeFrom = frameEnd;
           }
-        } else if (frameEnd > len) {
-          reason = 'truncated';
         } else {
-          let msgEnd = frameEnd;
-          if (msgEnd > msgStart && body[msgEnd - 1] === LF) {
-            msgEnd--;
-            if (msgEnd > msgStart && body[msgEnd - 1] === CR) msgEnd--;
+          // Where the frame ends: by its LEN when that lands on a boundary (the fast path), else
+          // where a repair finds the real end (flagged), else by its LEN as sent.
+          let dataEnd = frameEnd;
+          let repaired = false;
+          syslog ??= body[msgStart] === LT;
+          if (frameEnd === len + 1 && body[len - 1] !== LF) {
+            // The last frame's LEN counts a trailing LF the body lacks: nothing is missing,
+            // unless the claimed bytes hold whole frames (a LEN too long).
+            const inner = innerBoundary(body, msgStart, frameEnd, len, max);
+            if (inner >= 0) {
+              dataEnd = inner;
+              repaired = true;
+            } else {
+              dataEnd = len;
+            }
+          } else if (frameEnd > len || !landsAt(body, frameEnd, len, syslog)) {
+            const real = repairFrame(body, msgStart, n, len, max);
+            if (real >= 0) {
+              dataEnd = real;
+              repaired = true;
+            }
           }
-          const frame: Frame = { start: segStart, end: frameEnd, msgStart, msgEnd, dataEnd: frameEnd };
-          frames.push(frame);
-          last = frame;
-          i = frameEnd;
-          continue;
+          if (dataEnd > len) {
+            reason = 'truncated';
+          } else {
+            let msgEnd = dataEnd;
+            if (msgEnd > msgStart && body[msgEnd - 1] === LF) {
+              msgEnd--;
+              if (msgEnd > msgStart && body[msgEnd - 1] === CR) msgEnd--;
+            }
+            const frame: Frame = { start: segStart, end: dataEnd, msgStart, msgEnd, dataEnd };
+            if (repaired) frame.repaired = true;
+            frames.push(frame);
+            last = frame;
+            i = dataEnd;
+            continue;
+          }
         }
       }
     } else {

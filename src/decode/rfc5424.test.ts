@@ -231,7 +231,7 @@ describe('parseRfc5424 input mode', () => {
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 
-  it('rejects malformed SD as bad_sd', () => {
+  it('reads a frame whose SD field is malformed or missing with the rest as its message, flagged missing_sd', () => {
     for (const sd of [
       '[x a="unterminated]',
       '[x a=unquoted]',
@@ -247,13 +247,31 @@ describe('parseRfc5424 input mode', () => {
       String.raw`[x a="v\"]`,
       '[x a="v\\',
     ]) {
-      expect(parse(`${HEAD} ${sd} m`, 'input')).toEqual({ ok: false, reason: 'bad_sd' });
+      const r = record(`${HEAD} ${sd} m`, 'input');
+      expect(r).toMatchObject({ message: `${sd} m`, structuredData: null, missingSd: true });
     }
   });
 
-  it('requires an SD field, as RFC 5424 does', () => {
-    expect(parse(HEAD, 'input')).toEqual({ ok: false, reason: 'bad_sd' });
-    expect(parse(`${HEAD} `, 'input')).toEqual({ ok: false, reason: 'bad_sd' });
+  it('flags a frame that ends before its SD field, as Logplex accepts it', () => {
+    expect(record(HEAD, 'input')).toMatchObject({ message: '', missingSd: true });
+    expect(record(`${HEAD} `, 'input')).toMatchObject({ message: '', missingSd: true });
+    expect(record(`${HEAD} - m`, 'input').missingSd).toBeUndefined();
+    expect(record(`${HEAD} [a b="c"] m`, 'input').missingSd).toBeUndefined();
+  });
+
+  it('reads a - after MSGID as the nil SD in shuttle mode and on Logplex\'s own lines, else as text', () => {
+    const L10 = '<172>1 2024-06-01T12:00:00+00:00 host heroku logplex - - Error L10 (output buffer overflow): 3 messages dropped since 2024-06-01T11:59:00+00:00.';
+    const dyno = '<190>1 2024-06-01T12:00:00+00:00 host app web.1 - - list item';
+    expect(record(L10, 'drain').message).toMatch(/^Error L10/);
+    expect(record(L10, 'shuttle').message).toMatch(/^Error L10/);
+    expect(record(dyno, 'drain').message).toBe('- list item');
+    expect(record(dyno, 'shuttle').message).toBe('list item');
+    expect(record('<190>1 2024-06-01T12:00:00+00:00 host app web.1 - -', 'shuttle').message).toBe('');
+    // Only a lone `-` is the nil SD: `-x`, `--` and `[uuid]` stay text in both modes.
+    for (const text of ['-x y', '-- y', '[8f2c7e2a] Started GET']) {
+      expect(record(`<190>1 2024-06-01T12:00:00+00:00 host app web.1 - ${text}`, 'shuttle').message).toBe(text);
+      expect(record(`<190>1 2024-06-01T12:00:00+00:00 host app web.1 - ${text}`, 'drain').message).toBe(text);
+    }
   });
 
   it('gives an empty message when the line ends after SD', () => {

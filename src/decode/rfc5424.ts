@@ -32,7 +32,6 @@ const MAX_FIELD = 255;
 const BAD_PRI: SyslogParseResult = Object.freeze({ ok: false, reason: 'bad_pri' });
 const BAD_VERSION: SyslogParseResult = Object.freeze({ ok: false, reason: 'bad_version' });
 const BAD_HEADER: SyslogParseResult = Object.freeze({ ok: false, reason: 'bad_header' });
-const BAD_SD: SyslogParseResult = Object.freeze({ ok: false, reason: 'bad_sd' });
 
 type SdMap = Record<string, Record<string, string>>;
 
@@ -247,14 +246,21 @@ export function parseRfc5424(buf: Buffer, start: number, end: number, mode: Sysl
   i = e;
 
   let structuredData: SdMap | null = null;
+  let missingSd = false;
   if (mode === 'input') {
-    // STRUCTURED-DATA is mandatory in RFC 5424 (§6): `MSGID SP SD`.
-    if (i + 1 >= end) return BAD_SD;
-    const sd = parseSd(buf, i + 1, end);
-    if (sd === undefined) return BAD_SD;
-    structuredData = sd;
-    i = sdEnd;
-    if (i < end && buf[i] !== SP) return BAD_SD;
+    // STRUCTURED-DATA is mandatory in RFC 5424 (§6): `MSGID SP SD`. Logplex accepts frames
+    // without it (its own HTTP-input example has none): the rest is then the message, flagged.
+    const sd = i + 1 < end ? parseSd(buf, i + 1, end) : undefined;
+    if (sd === undefined || (sdEnd < end && buf[sdEnd] !== SP)) {
+      missingSd = true;
+    } else {
+      structuredData = sd;
+      i = sdEnd;
+    }
+  } else if (i + 1 < end && buf[i + 1] === DASH && (i + 2 === end || buf[i + 2] === SP)) {
+    // `MSGID SP - SP MSG`: the `-` is the nil SD when the sender writes RFC 5424 (shuttle), or when
+    // Logplex itself wrote the line (its L10 is published so); else it is the message's text.
+    if (mode === 'shuttle' || (appName === 'heroku' && procId === 'logplex')) i += 2;
   }
   // Here buf[i] is the SP before MSG, or i === end (no MSG).
   let msgStart = i + 1;
@@ -287,5 +293,6 @@ export function parseRfc5424(buf: Buffer, start: number, end: number, mode: Sysl
     invalidUtf8,
     format: 'rfc5424',
   };
+  if (missingSd) record.missingSd = true;
   return { ok: true, record };
 }

@@ -253,10 +253,11 @@ describe('heroku-lines.txt vectors', () => {
     ]);
   });
 
-  it('rejects drain-style lines without SD in input mode as bad_sd', () => {
+  it('reads drain-style lines without SD in input mode with the rest as the message, flagged', () => {
     const line = herokuLines[0]!;
     const body = Buffer.from(`${Buffer.byteLength(line)} ${line}`);
-    expect(decode(body, 'input').results).toEqual([{ ok: false, reason: 'bad_sd' }]);
+    const drain = records(decode(body, 'drain').results)[0]!;
+    expect(records(decode(body, 'input').results)).toMatchObject([{ message: drain.message, structuredData: null, missingSd: true }]);
   });
 });
 
@@ -270,7 +271,7 @@ describe('framed-bodies.txt vectors', () => {
     expect(framedBodies).toHaveLength(5);
   });
 
-  it('#1 keeps the L10 line glued to a truncated frame and rejects that frame', () => {
+  it('#1 keeps the L10 line and the glued frame after it, whose LEN counts the LF the body lacks', () => {
     const body = framedBodies[0]!;
     const { results, split } = decode(body, 'drain');
     expect(records(results)).toMatchObject([
@@ -282,12 +283,14 @@ describe('framed-bodies.txt vectors', () => {
         timestamp: '2014-11-11T08:24:25.000000Z',
         message: 'Error L10 (output buffer overflow): 1 messages dropped since 2014-11-07T23:29:45+00:00.',
       },
+      { facility: 5, severity: 5, procId: 'web.1', message: 'State changed from starting to up' },
     ]);
-    expect(split.rejects).toEqual([{ start: 146, end: body.length, reason: 'truncated' }]);
+    expect(split.rejects).toEqual([]);
     expect(body.toString('latin1', 146, 153)).toBe('93 <45>');
+    expect(split.frames.map((f) => f.repaired)).toEqual([undefined, undefined]);
   });
 
-  it('#2 keeps the frame whose LEN is 2 short and rejects the 2 stray bytes as garbage', () => {
+  it('#2 repairs the frame whose LEN is 2 short: the whole line, flagged', () => {
     const body = framedBodies[1]!;
     const { results, split } = decode(body, 'input');
     expect(records(results)).toMatchObject([
@@ -300,12 +303,12 @@ describe('framed-bodies.txt vectors', () => {
         procId: 'console.1',
         msgId: null,
         structuredData: null,
-        message: 'Logsplat test message',
+        message: 'Logsplat test message 1',
       },
     ]);
-    expect(split.rejects).toEqual([{ start: body.length - 2, end: body.length, reason: 'garbage' }]);
-    expect(body.toString('latin1', body.length - 2)).toBe(' 1');
-    expect(records(decode(body, 'drain').results)[0]!.message).toBe('- Logsplat test message');
+    expect(split.rejects).toEqual([]);
+    expect(split.frames[0]!.repaired).toBe(true);
+    expect(records(decode(body, 'drain').results)[0]!.message).toBe('- Logsplat test message 1');
   });
 
   it('#3 yields no frame for a LEN of 1000000', () => {

@@ -20,8 +20,13 @@ export interface Frame {
   msgStart: number;
   /** One past the last byte of MSG, after stripping one trailing `\n` or `\r\n`. */
   msgEnd: number;
-  /** One past the last byte LEN counts (`msgStart + LEN`): MSG before the strip. */
+  /**
+   * One past the frame's last byte: `msgStart + LEN`, MSG before the strip; where LEN was
+   * repaired, the real end that was found instead.
+   */
   dataEnd: number;
+  /** Set when LEN did not land on a frame boundary and the real end was found (octet-frames.ts). */
+  repaired?: true;
 }
 
 /** A span of the body that was rejected; `start..end` covers exactly the bytes given up. */
@@ -47,11 +52,16 @@ export interface SplitOptions {
 }
 
 /**
- * RFC 5424 parsing mode.
- * - `drain`: Heroku HTTPS drains omit STRUCTURED-DATA: everything after MSGID is the message.
- * - `input`: full RFC 5424: SD is `-` or one or more `[id k="v" ...]` elements.
+ * RFC 5424 parsing mode (protocol/README.md, "STRUCTURED-DATA on the drain route").
+ * - `drain`: what Logplex delivers (User-Agent `Logplex/…`): no STRUCTURED-DATA field, everything
+ *   after MSGID is the message; only Logplex's own lines (`heroku logplex`) drop a leading `- `,
+ *   their nil SD.
+ * - `shuttle`: any other sender on the drain route (log-shuttle in private spaces, shippers): a
+ *   `-` right after MSGID is the nil SD; `[…]` there stays message text, as in `drain`.
+ * - `input`: full RFC 5424: SD is `-` or one or more `[id k="v" ...]` elements; a frame without
+ *   any is read with the rest as its message (`missingSd`).
  */
-export type SyslogMode = 'drain' | 'input';
+export type SyslogMode = 'drain' | 'shuttle' | 'input';
 
 /** Why a frame's MSG is not a syslog record at all. */
 export type SyslogRejectReason = 'bad_pri' | 'bad_version' | 'bad_header' | 'bad_sd';
@@ -79,6 +89,10 @@ export interface SyslogRecord {
   message: string;
   /** True when MSG held invalid UTF-8 (decoded with U+FFFD). */
   invalidUtf8: boolean;
+  /** Set when the frame's LEN was wrong and its real end was found (Frame.repaired). */
+  lengthMismatch?: true;
+  /** Input mode: the frame had no STRUCTURED-DATA field; everything after MSGID is the message. */
+  missingSd?: true;
   /** Which parser produced it. */
   format: 'rfc5424' | 'rfc3164';
 }

@@ -91,26 +91,29 @@ describe('POST /drain', () => {
     expect(second!.message).toBe('after');
   });
 
-  it('salvages the good frames when one frame is truncated (framed-bodies #1) and reports the reject', async () => {
+  it('keeps the glued L10 line and the last frame whose LEN counts the LF the body lacks (framed-bodies #1)', async () => {
     const body =
       '142 <172>1 2014-11-11T08:24:25+00:00 host heroku logplex - Error L10 (output buffer overflow): 1 messages dropped since 2014-11-07T23:29:45+00:00.93 <45>1 2014-11-11T08:24:24.064853+00:00 host heroku web.1 - State changed from starting to up';
-    const res = await drain(body, { 'Logplex-Msg-Count': '2' });
+    const res = await drain(body, { 'Logplex-Msg-Count': '2', 'User-Agent': 'Logplex/v72' });
     expect(res.status).toBe(200);
-    const json = (await res.json()) as { accepted: number; rejected: number; rejects: Record<string, number> };
-    expect(json.accepted).toBe(1);
-    expect(json.rejects).toEqual({ truncated: 1 });
-    expect(res.headers.get('Sluice-Rejects')).toBe('truncated=1');
-    expect(res.headers.get('Sluice-Msg-Count-Mismatch')).toBe('header=2 accepted=1');
-    const [e] = await stored();
-    expect(e!.message).toContain('Error L10 (output buffer overflow)');
-    expect(e!.level).toBe('ERROR');
+    expect(await res.json()).toEqual({ accepted: 2, rejected: 0 });
+    expect(res.headers.get('Sluice-Msg-Count-Mismatch')).toBeNull();
+    // Stored in timestamp order: the glued line is a second older than the L10 line.
+    const [next, l10] = await stored();
+    expect(l10!.message).toContain('Error L10 (output buffer overflow)');
+    expect(l10!.level).toBe('ERROR');
+    expect(next!.message).toBe('State changed from starting to up');
+    expect(next!.flags).toBeUndefined();
   });
 
-  it('accepts the frame of a body whose LEN is short (framed-bodies #2) and rejects the stray bytes', async () => {
+  it('repairs a frame whose LEN is a few bytes short (framed-bodies #2): the whole line, flagged', async () => {
     const body = '116 <134>1 2012-12-10T03:00:48.123456Z erlang t.feff49f1-4d55-4c9e-aee1-2d2b10e69b42 console.1 - - Logsplat test message 1';
     const res = await drain(body);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ accepted: 1, rejected: 1, rejects: { garbage: 1 } });
+    expect(await res.json()).toEqual({ accepted: 1, rejected: 0 });
+    const [e] = await stored();
+    // Not Logplex's User-Agent: RFC 5424 framing, the `-` after MSGID is the nil SD.
+    expect(e).toMatchObject({ message: 'Logsplat test message 1', flags: ['length_mismatch'] });
   });
 
   it('answers 400 when LEN runs far past the body (framed-bodies #3) or the body is not logplex (#5)', async () => {
@@ -122,12 +125,42 @@ describe('POST /drain', () => {
     expect(await stored()).toEqual([]);
   });
 
-  it('keeps "- hi" as the message in drain mode (framed-bodies #4: no SD field on drains)', async () => {
+  it('keeps "- hi" as the message from Logplex, whose drains carry no SD field (framed-bodies #4)', async () => {
     const body =
       '64 <13>1 2013-06-07T13:17:49.468822+00:00 host heroku web.7 - - hi\n67 <13>1 2013-06-07T13:17:49.468822+00:00 host heroku web.7 - - hello\n';
-    const res = await drain(body);
+    const res = await drain(body, { 'User-Agent': 'Logplex/v72' });
     expect(await res.json()).toEqual({ accepted: 2, rejected: 0 });
     expect((await stored()).map((e) => e.message)).toEqual(['- hi', '- hello']);
+  });
+
+  it('reads "- -" after PROCID as nil MSGID and SD from log-shuttle and other senders (framed-bodies #4)', async () => {
+    const body =
+      '64 <13>1 2013-06-07T13:17:49.468822+00:00 host heroku web.7 - - hi\n67 <13>1 2013-06-07T13:17:49.468822+00:00 host heroku web.7 - - hello\n';
+    for (const ua of ['excon/0.71.0', 'log-shuttle/0.19', undefined]) {
+      gw = await makeGateway();
+      const res = await drain(body, ua ? { 'User-Agent': ua } : {});
+      expect(await res.json()).toEqual({ accepted: 2, rejected: 0 });
+      expect((await stored()).map((e) => e.message)).toEqual(['hi', 'hello']);
+    }
+  });
+
+  it("gives Logplex's own L10 line in log-shuttle framing its error level and message, from any sender", async () => {
+    const l10 = '<172>1 2024-06-01T12:00:00+00:00 host heroku logplex - - Error L10 (output buffer overflow): 7 messages dropped since 2024-06-01T11:59:00+00:00.';
+    for (const ua of ['Logplex/v72', 'excon/0.71.0']) {
+      gw = await makeGateway();
+      await drain(frame(l10), { 'User-Agent': ua });
+      const [e] = await stored();
+      expect(e).toMatchObject({ level: 'ERROR', message: expect.stringMatching(/^Error L10 /) });
+    }
+  });
+
+  it('keeps [uuid]-style messages whole from any sender: only a lone - after MSGID is the nil SD', async () => {
+    const body = frame('<190>1 2024-06-01T12:00:00+00:00 host app web.1 - [8f2c7e2a-1b3c] Started GET "/"');
+    for (const ua of ['Logplex/v72', 'excon/0.71.0']) {
+      gw = await makeGateway();
+      await drain(body, { 'User-Agent': ua });
+      expect((await stored())[0]!.message).toBe('[8f2c7e2a-1b3c] Started GET "/"');
+    }
   });
 
   it('acknowledges a repeated Logplex-Frame-Id without storing the lines twice', async () => {

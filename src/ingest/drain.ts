@@ -56,8 +56,10 @@ export function drainRoutes(deps: GatewayDeps): Hono {
     const receivedAt = nowMicros();
     // The RFC 3164 year anchor is derived from the stored receive time, so that a store which
     // keeps the frames and parses them again on read (Redis) gets the very same entries.
+    const userAgent = c.req.header('user-agent') || undefined;
+    const mode = drainMode(userAgent);
     const decoded = decodeLogplexBody(body, {
-      mode: 'drain',
+      mode,
       maxFrameBytes: config.maxFrameBytes,
       receivedAt: receivedAtDate(receivedAt),
     });
@@ -79,11 +81,11 @@ export function drainRoutes(deps: GatewayDeps): Hono {
     // and builds them when read (Redis); either way with syslogBatchEntries, so alike.
     const syslog = syslogBatchOf(body, decoded, {
       appId: grant.appId,
-      mode: 'drain',
+      mode,
       receivedAt,
       frameId,
       drainToken: c.req.header('logplex-drain-token') || undefined,
-      userAgent: c.req.header('user-agent') || undefined,
+      userAgent,
       tags: queryTags(c.req.queries()),
     });
     const result = await store.append({
@@ -128,4 +130,14 @@ function queryTags(queries: Record<string, string[]>): string[] | undefined {
     for (const v of values) (tags ??= []).push(v === '' ? key : `${key}=${v}`);
   }
   return tags;
+}
+
+/**
+ * How a drain body's frames are read (decode/types.ts `SyslogMode`): Logplex (`User-Agent:
+ * Logplex/…`) delivers lines without STRUCTURED-DATA, so a `- ` after MSGID is message text;
+ * every other sender of the drain route (log-shuttle from private spaces, whose default MSGID
+ * and SD are `- -`, and other shippers) writes RFC 5424, where that `-` is the nil SD.
+ */
+export function drainMode(userAgent: string | undefined): 'drain' | 'shuttle' {
+  return userAgent !== undefined && /^logplex\//i.test(userAgent) ? 'drain' : 'shuttle';
 }

@@ -44,6 +44,7 @@ export function decodeLogplexBody(body: Buffer, opts: DecodeLogplexOptions): Dec
   for (const f of frames) {
     const res = parseSyslogFrame(body, f.msgStart, f.msgEnd, opts.mode, opts.receivedAt);
     if (res.ok) {
+      if (f.repaired) res.record.lengthMismatch = true;
       records.push(res.record);
       accepted.push(f);
     } else {
@@ -64,13 +65,19 @@ export type DrainFacts = Pick<SyslogBatch, 'appId' | 'mode' | 'receivedAt' | 'fr
  */
 export function syslogBatchOf(body: Buffer, decoded: DecodedLogplexBody, facts: DrainFacts): SyslogBatch {
   const count = decoded.records.length;
-  return {
+  let repaired: number[] | undefined;
+  for (let i = 0; i < decoded.frames.length; i++) if (decoded.frames[i]!.repaired) (repaired ??= []).push(i);
+  const batch: SyslogBatch = {
     ...facts,
     firstId: ulidRun(count),
     count,
-    frames: packFrames(body, decoded.frames, decoded.rejectedCount === 0),
+    // Repaired frames are re-framed with their real length, so reading them back needs no
+    // repair; which ones were repaired is kept beside them for the flag.
+    frames: packFrames(body, decoded.frames, decoded.rejectedCount === 0 && repaired === undefined),
     records: decoded.records,
   };
+  if (repaired !== undefined) batch.repaired = repaired;
+  return batch;
 }
 
 /** `truncated=1,bad_sd=2`: the reject counts as one header value. */

@@ -82,14 +82,16 @@ describe('POST /logs (Logplex input)', () => {
   });
 
   it.each(herokuLines.map((l, i) => [i, l] as const))(
-    'judges heroku-lines.txt line %i by input-mode rules: stored when an SD field follows MSGID, else 400',
+    'stores heroku-lines.txt line %i by input-mode rules, flagging missing_sd where no SD field follows MSGID',
     async (_i, l) => {
-      // Drain lines carry no SD field; on the input route the token after MSGID must be `-` or `[…]`.
+      // Drain lines carry no SD field; Logplex accepts them on its input route too, and so does
+      // Sluice: the rest after MSGID is the message, flagged.
       const afterMsgId = l.split(' ').slice(6).join(' ');
-      const hasSd = afterMsgId.startsWith('- ') || afterMsgId === '-' || afterMsgId.startsWith('[');
+      const hasSd = afterMsgId.startsWith('- ') || afterMsgId === '-' || /^(\[[^ \]=]+( [^ =\]]+="[^"]*")*\])+( |$)/.test(afterMsgId);
       const res = await input(frame(l));
-      expect(res.status).toBe(hasSd ? 204 : 400);
-      expect(await all()).toHaveLength(hasSd ? 1 : 0);
+      expect(res.status).toBe(204);
+      const [e] = await all();
+      expect(e!.flags?.includes('missing_sd') ?? false).toBe(!hasSd);
     },
   );
 
@@ -109,13 +111,13 @@ describe('POST /logs (Logplex input)', () => {
     expect((await input(gzipSync(frame(line('zipped'))), { 'Content-Encoding': 'gzip' })).status).toBe(204);
   });
 
-  it('answers 400 Malformed log messages for the whole batch when any frame is bad (framed-bodies #1, #2, #3, #5)', async () => {
+  it('answers 400 Malformed log messages for the whole batch when any frame is bad beyond repair (framed-bodies #3, #5)', async () => {
     const bodies = [
-      '142 <172>1 2014-11-11T08:24:25+00:00 host heroku logplex - Error L10 (output buffer overflow): 1 messages dropped since 2014-11-07T23:29:45+00:00.93 <45>1 2014-11-11T08:24:24.064853+00:00 host heroku web.1 - State changed from starting to up',
-      '116 <134>1 2012-12-10T03:00:48.123456Z erlang t.feff49f1-4d55-4c9e-aee1-2d2b10e69b42 console.1 - - Logsplat test message 1',
       "1000000 <158>1 2020-01-08T22:33:57.353034+00:00 host heroku router - i'm not that long",
       'what am i doing here',
-      frame(line('good')) + frame('<13>1 2013-06-07T13:17:49Z host app web.1 - [broken sd'),
+      frame(line('good')) + frame('<13>x 2013-06-07T13:17:49Z host app web.1 - bad version'),
+      frame(line('good')) + frame('<999>1 2013-06-07T13:17:49Z host app web.1 - bad pri'),
+      frame(line('good')) + '400 ' + line('cut short: LEN far past the end'),
     ];
     for (const body of bodies) {
       const res = await input(body);
@@ -125,6 +127,28 @@ describe('POST /logs (Logplex input)', () => {
       expect(json.message).toMatch(/^Malformed log messages/);
     }
     expect(await all()).toEqual([]);
+  });
+
+  it('stores every line whole when LEN is wrong in a repairable way, flagged length_mismatch (framed-bodies #1, #2, lpxc)', async () => {
+    const l10 =
+      '142 <172>1 2014-11-11T08:24:25+00:00 host heroku logplex - Error L10 (output buffer overflow): 1 messages dropped since 2014-11-07T23:29:45+00:00.93 <45>1 2014-11-11T08:24:24.064853+00:00 host heroku web.1 - State changed from starting to up';
+    expect((await input(l10, { 'Logplex-Msg-Count': '2' })).status).toBe(204);
+    // Heroku's lpxc counts LEN with Ruby's String#size: characters, not bytes.
+    const lines = [line('héllo wörld ✓'), line('plain'), line('日本語のログ')];
+    expect((await input(lines.map((l) => `${l.length} ${l}`).join(''), { 'Logplex-Msg-Count': '3' })).status).toBe(204);
+    // framed-bodies #2's shape: LEN 2 short of the message (here with the Basic token's app).
+    const msg = '<134>1 2012-12-10T03:00:48.123456Z erlang my-addon console.1 - - Logsplat test message 1';
+    expect((await input(`${Buffer.byteLength(msg) - 2} ${msg}`)).status).toBe(204);
+    const got = await all();
+    // The L10 body is drain-style (no SD field): its lines are also flagged missing_sd.
+    expect(Object.fromEntries(got.map((e) => [e.message, e.flags ?? []]))).toEqual({
+      'Error L10 (output buffer overflow): 1 messages dropped since 2014-11-07T23:29:45+00:00.': ['missing_sd'],
+      'State changed from starting to up': ['missing_sd'],
+      'héllo wörld ✓': ['length_mismatch'],
+      plain: [],
+      '日本語のログ': ['length_mismatch'],
+      'Logsplat test message 1': ['length_mismatch'],
+    });
   });
 
   it('answers 400 Message count mismatch when Logplex-Msg-Count disagrees with the body', async () => {

@@ -40,6 +40,8 @@ export const ENTRY_FLAGS = [
   'json_too_deep', // a JSON message nested deeper than MAX_JSON_DEPTH: kept as text, not parsed
   'json_too_large', // a JSON message whose fields exceed MAX_CONTEXT_BYTES: kept as text
   'context_truncated', // a sent context deeper than MAX_JSON_DEPTH or over MAX_CONTEXT_BYTES was cut
+  'length_mismatch', // the frame's LEN was wrong; its real end was found (protocol/README.md, framing repairs)
+  'missing_sd', // a Logplex-input frame without STRUCTURED-DATA: the rest after MSGID is the message
 ] as const;
 export type EntryFlag = (typeof ENTRY_FLAGS)[number];
 

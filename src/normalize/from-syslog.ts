@@ -180,6 +180,8 @@ export function syslogToEntry(rec: SyslogRecord, ctx: SyslogEntryContext): Entry
   if (rec.invalidUtf8) (flags ??= []).push('invalid_utf8');
   if (invalidMetric) (flags ??= []).push('invalid_metric');
   if (rec.format === 'rfc3164') (flags ??= []).push('rfc3164');
+  if (rec.lengthMismatch) (flags ??= []).push('length_mismatch');
+  if (rec.missingSd) (flags ??= []).push('missing_sd');
   if (truncated) (flags ??= []).push('truncated');
   if (refusedJson !== undefined) (flags ??= []).push(refusedJson);
   if (flags !== undefined) entry.flags = flags;

@@ -38,6 +38,8 @@ export interface SyslogBatch {
   userAgent?: string;
   /** Tags of every entry (the drain URL's query). */
   tags?: string[];
+  /** Indices (in `frames`) of the frames whose LEN was repaired: their entries get `length_mismatch`. */
+  repaired?: number[];
   /**
    * The records decoded from `frames` at ingest, when at hand: saves parsing them again. Never
    * stored; `syslogBatchEntries` parses `frames` when absent.
@@ -72,6 +74,12 @@ export function receivedAtDate(receivedAt: string): Date {
  */
 export function syslogBatchEntries(batch: SyslogBatch): Entry[] {
   const records = batch.records ?? parseFrames(batch);
+  if (batch.repaired !== undefined) {
+    for (const k of batch.repaired) {
+      const rec = records[k];
+      if (rec !== undefined) rec.lengthMismatch = true;
+    }
+  }
   const ctx: SyslogEntryContext = {
     appId: batch.appId,
     receivedAt: batch.receivedAt,

@@ -29,6 +29,8 @@ interface SyslogHeader {
   dt?: string;
   ua?: string;
   tags?: string[];
+  /** SyslogBatch.repaired */
+  rp?: number[];
 }
 
 /** A drain request's block: one small JSON header, then the frame bytes (copied once, here). */
@@ -38,6 +40,7 @@ export function encodeSyslogBlock(batch: SyslogBatch): Buffer {
   if (batch.drainToken !== undefined) header.dt = batch.drainToken;
   if (batch.userAgent !== undefined) header.ua = batch.userAgent;
   if (batch.tags !== undefined) header.tags = batch.tags;
+  if (batch.repaired !== undefined) header.rp = batch.repaired;
   // JSON.stringify escapes every control character, so the header holds no LF of its own.
   return Buffer.concat([Buffer.from(`S${JSON.stringify(header)}\n`), batch.frames]);
 }
@@ -65,6 +68,7 @@ export function decodeBlock(block: Buffer): Entry[] {
       drainToken: h.dt,
       userAgent: h.ua,
       tags: h.tags,
+      repaired: h.rp,
     });
   }
   if (kind === KIND_JSON) return JSON.parse(block.toString('utf8', 1)) as Entry[];

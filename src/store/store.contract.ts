@@ -2,6 +2,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { formatMicros, nowMicros } from '../decode/timestamp.js';
+import { drainMode } from '../ingest/drain.js';
 import { decodeLogplexBody, syslogBatchOf } from '../ingest/logplex-body.js';
 import { EntrySchema, type Entry } from '../normalize/entry.js';
 import { receivedAtDate, syslogBatchEntries, type SyslogBatch } from '../normalize/syslog-batch.js';
@@ -498,6 +499,34 @@ export function describeStoreContract(
         expect(await store.recent(app, 10)).toEqual(want);
       });
 
+      it('gives back repaired drain frames identically, flags included (wrong LENs, log-shuttle framing)', async () => {
+        const app = make.appId('repaired');
+        const ts = '2025-01-15T14:22:00.123456+00:00';
+        const chars = `<190>1 ${ts} host app web.1 - - héllo wörld ✓`; // LEN in characters (lpxc)
+        const short = `<190>1 ${ts} host app web.2 - - short by three`; // LEN 3 short
+        const long = `<190>1 ${ts} host app web.3 - - long by twenty\n`; // LEN 20 over, swallowing the next
+        const next = `<190>1 ${ts} host app web.4 - - after the long one\n`;
+        const last = `<190>1 ${ts} host app web.5 - - last, LEN counts a missing LF`;
+        const body = Buffer.from(
+          `${chars.length} ${chars}${Buffer.byteLength(short) - 3} ${short}${Buffer.byteLength(long) + 20} ${long}` +
+            `${Buffer.byteLength(next)} ${next}${Buffer.byteLength(last) + 1} ${last}`,
+        );
+        for (const userAgent of ['excon/0.71.0', 'Logplex/v72']) {
+          const batch = drainBatch(app, body, { userAgent });
+          expect(batch.count).toBe(5);
+          const want = ingestEntries(batch);
+          expect(want.map((e) => e.flags ?? [])).toEqual([['length_mismatch'], ['length_mismatch'], ['length_mismatch'], [], []]);
+          const texts = want.map((e) => e.message);
+          expect(texts).toEqual(
+            userAgent === 'excon/0.71.0'
+              ? ['héllo wörld ✓', 'short by three', 'long by twenty', 'after the long one', 'last, LEN counts a missing LF']
+              : ['- héllo wörld ✓', '- short by three', '- long by twenty', '- after the long one', '- last, LEN counts a missing LF'],
+          );
+          await store.append({ syslog: batch });
+          expect((await store.recent(app, 5))).toEqual(want);
+        }
+      });
+
       it('bounds the history in lines whatever the size of each request, entries and batches mixed', async () => {
         const app = make.appId('mixed');
         const sent: Entry[] = [];
@@ -632,8 +661,9 @@ export function drainBatch(
   extra: Pick<SyslogBatch, 'frameId' | 'drainToken' | 'userAgent' | 'tags'> = {},
 ): SyslogBatch {
   const receivedAt = nowMicros();
-  const decoded = decodeLogplexBody(body, { mode: 'drain', maxFrameBytes: 10240, receivedAt: receivedAtDate(receivedAt) });
-  return syslogBatchOf(body, decoded, { appId, mode: 'drain', receivedAt, ...extra });
+  const mode = drainMode(extra.userAgent);
+  const decoded = decodeLogplexBody(body, { mode, maxFrameBytes: 10240, receivedAt: receivedAtDate(receivedAt) });
+  return syslogBatchOf(body, decoded, { appId, mode, receivedAt, ...extra });
 }
 
 function sleep(ms: number): Promise<void> {
