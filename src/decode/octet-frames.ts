@@ -270,8 +270,10 @@ export function splitFrames(body: Buffer, opts?: SplitOptions): SplitResult {
   const rejects: FrameReject[] = [];
   // The segment most recently pushed, so whitespace at the end of the body can join it.
   let last: Frame | FrameReject | null = null;
-  // A syslog body (its first frame starts with `<PRI>`): its frames land only at `LEN SP <`.
-  let syslog: boolean | undefined;
+  // Where the body's first frame's MSG starts: a syslog body (`<PRI>` there) lands only at `LEN SP <`.
+  let firstMsgStart = -1;
+  // Where the LEN digits starting at `i` end, when the previous frame's landing check scanned them.
+  let nextLenEnd = -1;
   let i = 0;
 
   while (i < len) {
@@ -290,7 +292,9 @@ export function splitFrames(body: Buffer, opts?: SplitOptions): SplitResult {
 
     // Digits then SP: a LEN (RFC 6587 §3.4.1: NONZERO-DIGIT *DIGIT SP).
     let k = j;
-    while (k < len && isDigit(body[k]!)) k++;
+    if (nextLenEnd > j) k = nextLenEnd;
+    else while (k < len && isDigit(body[k]!)) k++;
+    nextLenEnd = -1;
     if (k > j && k < len && body[k] === SP) {
       if (k - j > MAX_LEN_DIGITS || body[j] === CH_0) {
         reason = 'bad_length';
@@ -299,6 +303,7 @@ export function splitFrames(body: Buffer, opts?: SplitOptions): SplitResult {
         for (let d = j; d < k; d++) n = n * 10 + (body[d]! - CH_0);
         const msgStart = k + 1;
         const frameEnd = msgStart + n;
+        if (firstMsgStart < 0) firstMsgStart = msgStart;
         if (n > max) {
           reason = 'too_large';
           // Trust the declared length when a header (or the end of the body) sits there:
@@ -313,8 +318,25 @@ export function splitFrames(body: Buffer, opts?: SplitOptions): SplitResult {
           // where a repair finds the real end (flagged), else by its LEN as sent.
           let dataEnd = frameEnd;
           let repaired = false;
-          syslog ??= body[msgStart] === LT;
-          if (frameEnd === len + 1 && body[len - 1] !== LF) {
+          // The common case, inline and in a few byte reads: the body ends here, or the next
+          // frame's `LEN SP <` starts here after a byte that is not a digit (Heroku counts the LF
+          // inside LEN). Anything else takes the full check (landsAt) and maybe a repair.
+          let lands = frameEnd === len;
+          if (!lands && frameEnd < len) {
+            const c0 = body[frameEnd]!;
+            if (c0 > CH_0 && c0 <= CH_9) {
+              // No read past the body: an out-of-bounds typed-array read is slow in V8.
+              const stop = frameEnd + MAX_LEN_DIGITS + 1 < len ? frameEnd + MAX_LEN_DIGITS + 1 : len - 1;
+              let q = frameEnd + 1;
+              while (q < stop && isDigit(body[q]!)) q++;
+              lands = q < stop && body[q] === SP && body[q + 1] === LT && !isDigit(body[frameEnd - 1]!);
+              // The next iteration reads this LEN: hand it the scan.
+              if (lands) nextLenEnd = q;
+            }
+          }
+          if (lands) {
+            // by its LEN
+          } else if (frameEnd === len + 1 && body[len - 1] !== LF) {
             // The last frame's LEN counts a trailing LF the body lacks: nothing is missing,
             // unless the claimed bytes hold whole frames (a LEN too long).
             const inner = innerBoundary(body, msgStart, frameEnd, len, max);
@@ -324,7 +346,7 @@ export function splitFrames(body: Buffer, opts?: SplitOptions): SplitResult {
             } else {
               dataEnd = len;
             }
-          } else if (frameEnd > len || !landsAt(body, frameEnd, len, syslog)) {
+          } else if (frameEnd > len || !landsAt(body, frameEnd, len, body[firstMsgStart]! === LT)) {
             const real = repairFrame(body, msgStart, n, len, max);
             if (real >= 0) {
               dataEnd = real;
