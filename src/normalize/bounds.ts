@@ -61,9 +61,16 @@ export function truncateUtf8(s: string, maxBytes: number): string {
   if (scratch.length < maxBytes) scratch = new Uint8Array(maxBytes);
   // encodeInto never writes half a character (nor half a surrogate pair): `read` is a boundary.
   const { read } = new TextEncoder().encodeInto(s, scratch.subarray(0, maxBytes));
-  // A copy, not `s.slice`: V8 makes a long slice a view that keeps all of `s` alive (a 64 KiB
-  // message cut from 7 MB held the 7 MB). The JSON round trip is exact, lone surrogates included.
-  return JSON.parse(JSON.stringify(s.slice(0, read))) as string;
+  return copyString(s.slice(0, read));
+}
+
+/**
+ * A string that owns its characters. V8 makes a slice of a long string a view that keeps the
+ * whole original alive (a 64 KiB message cut from 7 MB held the 7 MB), so what is cut to be kept
+ * is copied. The JSON round trip is exact, lone surrogates included.
+ */
+export function copyString(s: string): string {
+  return JSON.parse(JSON.stringify(s)) as string;
 }
 
 /** Result of {@link measureJson}. */

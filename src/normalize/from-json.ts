@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { parseTimestampString } from '../decode/timestamp.js';
-import { entryLimits, JSON_OK, measureJson, pruneJson, truncateUtf8 } from './bounds.js';
+import { copyString, entryLimits, JSON_OK, measureJson, pruneJson, truncateUtf8 } from './bounds.js';
 import type { Entry, EntryFlag, Level } from './entry.js';
 import { levelFromNumber, parseLevelAlias } from './level.js';
 import { createLogfmtTokens, scanLogfmt, setField } from './logfmt.js';
@@ -196,7 +196,7 @@ function toEntry(item: unknown, defaults: JsonEntryDefaults): JsonEntryResult {
   const environment = d.environment ?? (appKeyForm ? d.app_id : undefined) ?? defaults.environment;
   let sentTags = d.tags ?? undefined;
   if (sentTags !== undefined && (sentTags.length > MAX_TAGS || !tagsFit(sentTags))) {
-    sentTags = sentTags.slice(0, MAX_TAGS).map((t) => (t.length > MAX_TAG_CHARS ? t.slice(0, MAX_TAG_CHARS) : t));
+    sentTags = sentTags.slice(0, MAX_TAGS).map((t) => (t.length > MAX_TAG_CHARS ? copyString(t.slice(0, MAX_TAG_CHARS)) : t));
     truncated = true;
   }
   const tags =
