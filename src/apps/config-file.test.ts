@@ -55,9 +55,39 @@ describe('loadAppsConfig', () => {
     await expect(loadAppsConfig(path)).rejects.toThrow(/apps\.1\.id: app a is listed twice/);
   });
 
-  it('refuses a file without an apps list', async () => {
+  it('refuses a misspelt top-level key (app for apps)', async () => {
     await writeFile(path, JSON.stringify({ app: [] }));
-    await expect(loadAppsConfig(path)).rejects.toThrow(/apps: /);
+    await expect(loadAppsConfig(path)).rejects.toThrow(/invalid apps config: .*"app"/);
+  });
+
+  it("reads the log producer kit's dashboard.config.json, file_watchers alone, as printed", async () => {
+    await writeFile(
+      path,
+      `{
+  "file_watchers": [
+    {
+      "app_id": "legacy-app",
+      "file_path": "/var/log/my-app/app.log",
+      "format": "json",
+      "tail": true
+    }
+  ]
+}
+`,
+    );
+    await expect(loadAppsConfig(path)).resolves.toEqual({
+      apps: [],
+      file_watchers: [{ app_id: 'legacy-app', file_path: '/var/log/my-app/app.log', format: 'json', tail: true }],
+    });
+  });
+
+  it('defaults a watcher to json and tail, and refuses an unknown format or a path watched twice', async () => {
+    await writeFile(path, JSON.stringify({ file_watchers: [{ app_id: 'a', file_path: 'x.log' }] }));
+    await expect(loadAppsConfig(path)).resolves.toMatchObject({ file_watchers: [{ format: 'json', tail: true }] });
+    await writeFile(path, JSON.stringify({ file_watchers: [{ app_id: 'a', file_path: 'x.log', format: 'xml' }] }));
+    await expect(loadAppsConfig(path)).rejects.toThrow(/file_watchers\.0\.format/);
+    await writeFile(path, JSON.stringify({ file_watchers: [{ app_id: 'a', file_path: 'x.log' }, { app_id: 'b', file_path: 'x.log' }] }));
+    await expect(loadAppsConfig(path)).rejects.toThrow(/file_watchers\.1\.file_path: x\.log is watched twice/);
   });
 });
 
@@ -84,6 +114,22 @@ describe('seedRegistry', () => {
     expect(first.generated).toHaveLength(2);
     expect(again.generated).toEqual([]);
     expect(again.apps).toEqual(first.apps);
+  });
+
+  it("creates a watched file's app when it is not listed, once", async () => {
+    const registry = createMemoryAppRegistry();
+    const config = {
+      apps: [{ id: 'listed', ingest_tokens: [INGEST], read_tokens: [READ] }],
+      file_watchers: [
+        { app_id: 'legacy-app', file_path: 'a.log', format: 'json' as const, tail: true },
+        { app_id: 'legacy-app', file_path: 'b.log', format: 'text' as const, tail: false },
+        { app_id: 'listed', file_path: 'c.log', format: 'json' as const, tail: true },
+      ],
+    };
+    const result = await seedRegistry(registry, config);
+    expect(result.apps.map((a) => a.id)).toEqual(['listed', 'legacy-app']);
+    expect(result.generated.map((g) => `${g.appId}:${g.kind}`)).toEqual(['legacy-app:ingest', 'legacy-app:read']);
+    expect((await seedRegistry(registry, config)).generated).toEqual([]);
   });
 
   it('reports a token already owned by another app', async () => {

@@ -9,15 +9,33 @@ const AppConfigSchema = z.strictObject({
   read_tokens: z.array(z.string().regex(READ_TOKEN_PATTERN, 'a read token is "r." then 16-200 of A-Z a-z 0-9 . _ ~ -')).optional(),
 });
 
+/** Line formats a file watcher reads (src/ingest/files/formats.ts). */
+export const FILE_FORMATS = ['json', 'logfmt', 'syslog', 'text'] as const;
+
+const FileWatcherSchema = z.strictObject({
+  app_id: z.string().regex(APP_ID_PATTERN, 'an app id is 1-100 of a-z 0-9 . _ -, starting with a letter or digit'),
+  file_path: z.string().min(1, 'a file path (or glob) is required').max(4096),
+  format: z.enum(FILE_FORMATS).default('json'),
+  tail: z.boolean().default(true),
+});
+
 const AppsConfigSchema = z
   .strictObject({
-    apps: z.array(AppConfigSchema),
+    apps: z.array(AppConfigSchema).default([]),
+    file_watchers: z.array(FileWatcherSchema).optional(),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();
     config.apps.forEach((app, i) => {
       if (seen.has(app.id)) ctx.addIssue({ code: 'custom', path: ['apps', i, 'id'], message: `app ${app.id} is listed twice` });
       seen.add(app.id);
+    });
+    const paths = new Set<string>();
+    config.file_watchers?.forEach((w, i) => {
+      if (paths.has(w.file_path)) {
+        ctx.addIssue({ code: 'custom', path: ['file_watchers', i, 'file_path'], message: `${w.file_path} is watched twice` });
+      }
+      paths.add(w.file_path);
     });
   });
 
@@ -39,8 +57,24 @@ const AppsConfigSchema = z
  *   one token of it, which changes at every start of the memory registry: put the printed token in
  *   the file to keep it.
  * - Unknown keys are errors, so a typo (`ingest_token`) is not silently ignored.
+ *
+ * The same file may hold `file_watchers` (the log producer kit's `dashboard.config.json` shape;
+ * a file with only `file_watchers` is valid, `apps` then defaults to `[]`):
+ *
+ * ```json
+ * { "file_watchers": [{ "app_id": "legacy-app", "file_path": "/var/log/my-app/app.log", "format": "json", "tail": true }] }
+ * ```
+ *
+ * - `app_id`: the app the lines go to; created at start (like an `apps` entry without tokens)
+ *   when it does not exist yet.
+ * - `file_path`: a path or a glob (`*`, `?`, `**`); relative paths are relative to the config
+ *   file's directory. Listed once.
+ * - `format`: `json` (default), `logfmt`, `syslog` or `text`; `tail` (default true): start at
+ *   the end of a file seen at start, else at its beginning. See src/ingest/files/.
  */
 export type AppsConfig = z.infer<typeof AppsConfigSchema>;
+/** One entry of `file_watchers` in {@link AppsConfig}. */
+export type FileWatcherConfig = z.infer<typeof FileWatcherSchema>;
 /** One app of {@link AppsConfig}. */
 export type AppConfig = z.infer<typeof AppConfigSchema>;
 
@@ -97,7 +131,8 @@ export interface SeedResult {
  * Puts the configured apps into the registry with `upsert` (merge, idempotent: safe on every start
  * and on reload). A kind of token missing from the config is generated only when the app has none
  * of that kind yet, so a persistent registry (Redis) does not gain a token at every restart.
- * Tokens removed from the file are not revoked (use `rotate`).
+ * Tokens removed from the file are not revoked (use `rotate`). The `app_id` of each file watcher
+ * not listed under `apps` is added the same way, so a watched file always has an app to go to.
  *
  * Rejects with the registry's GatewayError (e.g. `token_in_use`) at the first app it cannot add;
  * the apps before it are already added.
@@ -105,7 +140,14 @@ export interface SeedResult {
 export async function seedRegistry(registry: AppRegistry, config: AppsConfig): Promise<SeedResult> {
   const apps: App[] = [];
   const generated: GeneratedToken[] = [];
-  for (const entry of config.apps) {
+  // A watched file's app is made like a listed app without tokens when it is not listed.
+  const listed = new Set(config.apps.map((a) => a.id));
+  const watched: AppConfig[] = [];
+  for (const w of config.file_watchers ?? []) {
+    if (!listed.has(w.app_id)) watched.push({ id: w.app_id });
+    listed.add(w.app_id);
+  }
+  for (const entry of [...config.apps, ...watched]) {
     const existing = await registry.get(entry.id);
     let ingestTokens = entry.ingest_tokens ?? [];
     let readTokens = entry.read_tokens ?? [];
