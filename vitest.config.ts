@@ -1,8 +1,11 @@
 import { defineConfig } from 'vitest/config';
+import { REGEX_NODE_FLAGS } from './src/query/regex-flags.js';
 
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // Test processes run regexes as `npm start` does (user regexes on the fast engine, src/query/user-regex.ts).
+    execArgv: [...REGEX_NODE_FLAGS],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     pool: 'forks',

@@ -41,6 +41,15 @@ describe('configuration', () => {
     expect(() => loadConfig({ FANOUT_MAX_UNAUTHENTICATED: '0' })).toThrow(/FANOUT_MAX_UNAUTHENTICATED/);
   });
 
+  it('bounds user regexes in time: 1 s per history read, 50 ms a second per live subscription, never unbounded', () => {
+    const config = loadConfig({});
+    expect(config.queryRegexBudgetMs).toBe(1000);
+    expect(config.fanout.regexBudgetMsPerSec).toBe(50);
+    expect(loadConfig({ QUERY_REGEX_BUDGET_MS: '250', FANOUT_REGEX_BUDGET_MS_PER_SEC: '10' })).toMatchObject({ queryRegexBudgetMs: 250, fanout: { regexBudgetMsPerSec: 10 } });
+    expect(() => loadConfig({ QUERY_REGEX_BUDGET_MS: '0' })).toThrow(/QUERY_REGEX_BUDGET_MS/);
+    expect(() => loadConfig({ FANOUT_REGEX_BUDGET_MS_PER_SEC: '0' })).toThrow(/FANOUT_REGEX_BUDGET_MS_PER_SEC/);
+  });
+
   it('refuses a value out of range, naming the variable', () => {
     expect(() => loadConfig({ REDIS_FOLLOW_BATCH: '0' })).toThrow(/REDIS_FOLLOW_BATCH/);
     expect(() => loadConfig({ HISTORY_PER_APP: 'many' })).toThrow(/HISTORY_PER_APP/);

@@ -37,6 +37,7 @@ const EnvSchema = z.object({
   KEEP_ALIVE_TIMEOUT_MS: int(65_000, 1000, 600_000),
   SHUTDOWN_GRACE_MS: int(25_000, 1000, 600_000),
   QUERY_MAX_LIMIT: int(1000, 1, 100_000),
+  QUERY_REGEX_BUDGET_MS: int(1000, 1, 600_000),
   INGEST_DISABLED: bool.default(false),
   TRUST_PROXY: bool.default(false),
   AUTH_FAILURES_PER_MIN: int(30, 0, 1_000_000),
@@ -69,6 +70,7 @@ const EnvSchema = z.object({
   FANOUT_MAX_CONNECTIONS: int(10_000, 1, 1_000_000),
   FANOUT_MAX_UNAUTHENTICATED: int(100, 1, 1_000_000),
   FANOUT_BATCH_MAX: int(500, 1, 100_000),
+  FANOUT_REGEX_BUDGET_MS_PER_SEC: int(50, 1, 1000),
   SESSION_TTL_MS: int(360_000, 1000, 86_400_000),
   RATE_LIMIT_SYNC_MS: int(100, 10, 10_000),
   CREATE_DEMO_APP: bool.optional(),
@@ -125,6 +127,11 @@ export interface Config {
   shutdownGraceMs: number;
   /** Largest `limit` accepted by `GET /api/logs`. */
   queryMaxLimit: number;
+  /**
+   * How long a history read (`GET /api/logs`, a live tail's history or resume) may scan once it
+   * tests a `regex`: beyond, 400 `regex_budget_exceeded` (src/query/regex-budget.ts).
+   */
+  queryRegexBudgetMs: number;
   /** Answer 503 on the ingest routes (maintenance switch, Logplex's "ingress disabled"). */
   ingestDisabled: boolean;
   /**
@@ -181,6 +188,11 @@ export interface FanoutConfig {
   maxUnauthenticated: number;
   /** Most entries in one batched frame. */
   batchMax: number;
+  /**
+   * Time a live subscription's `regex` may take a second, on average over 2 s; beyond, the
+   * subscription is ended with `regex_budget_exceeded` (src/query/regex-budget.ts).
+   */
+  regexBudgetMsPerSec: number;
   /** A Logplex session unused this long expires (404). */
   sessionTtlMs: number;
 }
@@ -255,6 +267,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     queryMaxLimit: e.QUERY_MAX_LIMIT,
+    queryRegexBudgetMs: e.QUERY_REGEX_BUDGET_MS,
     ingestDisabled: e.INGEST_DISABLED,
     trustProxy: e.TRUST_PROXY,
     authFailuresPerMin: e.AUTH_FAILURES_PER_MIN,
@@ -273,6 +286,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxConnections: e.FANOUT_MAX_CONNECTIONS,
       maxUnauthenticated: e.FANOUT_MAX_UNAUTHENTICATED,
       batchMax: e.FANOUT_BATCH_MAX,
+      regexBudgetMsPerSec: e.FANOUT_REGEX_BUDGET_MS_PER_SEC,
       sessionTtlMs: e.SESSION_TTL_MS,
     },
     redis:

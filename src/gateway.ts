@@ -57,6 +57,7 @@ export function startGateway(opts: StartGatewayOptions): RunningGateway {
     ? new Hub(store, {
         ...config.fanout,
         historyPerApp: config.historyPerApp,
+        queryRegexBudgetMs: config.queryRegexBudgetMs,
         listApps: async () => (await apps.list()).map((a) => a.id),
       })
     : undefined;

@@ -5,23 +5,22 @@ import { loadConfig, resolveBindHost, type Config } from './config.js';
 import { createBackend } from './backend.js';
 import { startGateway } from './gateway.js';
 import { createLogger } from './log.js';
-import { LINEAR_REGEX_AVAILABLE, LINEAR_REGEX_FLAG } from './query/user-regex.js';
+import { onCommandLine, REGEX_NODE_FLAGS } from './query/regex-flags.js';
+import { USER_REGEX_ENGINE } from './query/user-regex.js';
 import { installShutdown } from './shutdown.js';
-
-/** The V8 flag that turns excessive regex backtracking into a linear-time match (see README). */
-const REGEX_FALLBACK_FLAG = '--enable-experimental-regexp-engine-on-excessive-backtracks';
 
 /** Process entry: config → store → apps → HTTP app → serve; SIGTERM/SIGINT drain and exit (src/shutdown.ts). */
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  const missingFlags = [LINEAR_REGEX_FLAG, REGEX_FALLBACK_FLAG].filter((f) => !process.execArgv.includes(f));
-  if (missingFlags.length > 0 || !LINEAR_REGEX_AVAILABLE) {
-    // User regexes (live tails, history) run on V8's linear-time engine: switched on at load when
-    // its flag is missing, and refused with invalid_regex if even that fails. Any other regex
-    // relies on the fallback flag against catastrophic backtracking.
+  const missingFlags = REGEX_NODE_FLAGS.filter((f) => !onCommandLine(f));
+  if (missingFlags.length > 0 || USER_REGEX_ENGINE !== 'backtracking') {
+    // User regexes (live tails, history) run on the ordinary engine only when node started with
+    // the fallback flag; else on the linear-time engine alone (slower), switched on at load,
+    // and refused with invalid_regex if even that fails (src/query/user-regex.ts).
+    const regexFilters = { backtracking: 'fast engine, linear-time fallback', linear: 'linear-time engine only (slower)' };
     logger.warn(
-      { flags: missingFlags, regex_filters: LINEAR_REGEX_AVAILABLE ? 'linear-time' : 'refused: no linear-time engine' },
+      { flags: missingFlags, regex_filters: USER_REGEX_ENGINE ? regexFilters[USER_REGEX_ENGINE] : 'refused: no linear-time engine' },
       'node runs without the regex guard flags; npm start, the Procfile and the Dockerfile pass them',
     );
   }

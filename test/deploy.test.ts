@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, loadConfig } from '../src/config.js';
+import { REGEX_NODE_FLAGS } from '../src/query/regex-flags.js';
 
 const read = (name: string) => readFileSync(new URL(`../${name}`, import.meta.url), 'utf8');
 
@@ -16,11 +17,16 @@ describe('deployment files', () => {
     const docker = JSON.parse(read('Dockerfile').match(/^CMD\s+(\[.+\])$/m)![1]!) as string[];
     expect(flags(procfile)).toEqual(flags(npmStart));
     expect(flags(docker)).toEqual(flags(npmStart));
-    // The guards against catastrophic regex backtracking (README, "Deploying"): user filters run
-    // on the linear-time engine (the `l` flag), any other regex falls back to it.
+    // The guards against catastrophic regex backtracking (README, "Deploying"): user filters are
+    // checked on the linear-time engine (the `l` flag) and every regex falls back to it after
+    // 1000 backtracks. test/support/process.ts and vitest.config.ts pass REGEX_NODE_FLAGS itself.
+    expect(REGEX_NODE_FLAGS).toEqual([
+      '--enable-experimental-regexp-engine',
+      '--enable-experimental-regexp-engine-on-excessive-backtracks',
+      '--regexp-backtracks-before-fallback=1000',
+    ]);
     for (const command of [npmStart, procfile, docker]) {
-      expect(flags(command)).toContain('--enable-experimental-regexp-engine');
-      expect(flags(command)).toContain('--enable-experimental-regexp-engine-on-excessive-backtracks');
+      for (const flag of REGEX_NODE_FLAGS) expect(flags(command)).toContain(flag);
     }
   });
 

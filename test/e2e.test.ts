@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basic, frame } from './support/gateway.js';
-import { LiveClient } from './support/live.js';
+import { LiveClient, SseClient } from './support/live.js';
 import { sample } from './support/metrics.js';
 import { startGatewayProcess, type GatewayProcess } from './support/process.js';
 
@@ -109,8 +109,8 @@ describe('the gateway process with a config file', () => {
 
   it('answers a catastrophically backtracking regex at once instead of freezing', async () => {
     // /(a+)+$/ against 40 a's and a b backtracks 2^40 times in V8's default engine (hours of one
-    // core, every other request waiting). User regexes run on V8's linear-time engine (the flags
-    // npm start, the Procfile and the Dockerfile pass): one pass over the line.
+    // core, every other request waiting). With the flags npm start, the Procfile and the
+    // Dockerfile pass, V8 gives up after 1000 backtracks and finishes on its linear-time engine.
     const lp = { 'Content-Type': 'application/logplex-1', Authorization: basic(INGEST) };
     const line = `<190>1 2024-06-01T12:00:09.000001+00:00 host app web.1 - ${'a'.repeat(40)}b`;
     expect((await call(gw, 'POST', '/drain', { headers: lp, body: frame(line) })).status).toBe(200);
@@ -146,6 +146,58 @@ describe('the gateway process with a config file', () => {
       await client.closed;
     }
   });
+
+  it('bounds a slow pattern it accepts: 400 regex_budget_exceeded for history, an error for live tails, the socket open', async () => {
+    // An app of its own: its 8 KiB lines would slow the other tests' regexes.
+    const created = await call(gw, 'POST', '/api/apps', {
+      headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ id: 'slow-regex' }),
+    });
+    expect(created.status).toBe(201);
+    const read = created.json.read_token as string;
+    const lp = { 'Content-Type': 'application/logplex-1', Authorization: basic(created.json.ingest_token as string) };
+    const line = (i: number) => `<190>1 2024-06-01T12:00:11.${String(i).padStart(6, '0')}+00:00 host app web.1 - ${'x'.repeat(8000)}`;
+    const lines = (n: number) => Array.from({ length: n }, (_, i) => frame(line(i))).join('');
+    expect((await call(gw, 'POST', '/drain', { headers: lp, body: lines(300) })).status).toBe(200);
+    // Size 127, accepted; without a `#` in the line V8 falls back to its linear-time engine:
+    // tens of ms a line, seconds for the app, so the budget (QUERY_REGEX_BUDGET_MS, 1 s) ends it.
+    const slow = `${'.*'.repeat(21)}#`;
+    const res = await request(`${gw.url}/api/logs?token=${read}&regex=${encodeURIComponent(slow)}`, { signal: AbortSignal.timeout(15_000) });
+    expect(res.statusCode).toBe(400);
+    expect(await res.body.json()).toMatchObject({ error: 'regex_budget_exceeded', message: expect.stringMatching(/QUERY_REGEX_BUDGET_MS/) });
+    expect((await call(gw, 'GET', '/health')).status).toBe(200);
+
+    const client = await LiveClient.connect(gw.url, { token: read });
+    try {
+      // A subscription's history is a history read: the same budget, an `error`, the socket open.
+      client.send({ type: 'subscribe', regex: slow, history: 300 });
+      expect(await client.waitForType('error', 15_000)).toMatchObject({ error: 'regex_budget_exceeded' });
+      // Live, its regex may take 50 ms a second (FANOUT_REGEX_BUDGET_MS_PER_SEC) over 2 s: a few of these lines.
+      let from = client.messages.length;
+      client.send({ type: 'subscribe', regex: slow });
+      await client.waitForType('live', 5_000, from);
+      expect((await call(gw, 'POST', '/drain', { headers: lp, body: lines(20) })).status).toBe(200);
+      expect(await client.waitFor((m) => m.type === 'error', 15_000, from)).toMatchObject({
+        error: 'regex_budget_exceeded',
+        message: expect.stringMatching(/FANOUT_REGEX_BUDGET_MS_PER_SEC/),
+      });
+      from = client.messages.length;
+      client.send({ type: 'ping' });
+      await client.waitFor((m) => m.type === 'pong', 5_000, from);
+      expect(client.closeInfo).toBeUndefined();
+    } finally {
+      client.ws.close();
+      await client.closed;
+    }
+
+    // SSE: the stream has begun (200) when the history read runs out; an error event ends it.
+    const sse = await SseClient.open(`${gw.url}/api/logs/stream?token=${read}&history=300&regex=${encodeURIComponent(slow)}`);
+    expect(sse.status).toBe(200);
+    await sse.ended;
+    const last = sse.events.at(-1)!;
+    expect(last.event).toBe('error');
+    expect(JSON.parse(last.data)).toMatchObject({ error: 'regex_budget_exceeded' });
+  }, 60_000);
 
   it('has no loopback hint in its banner: HOST=127.0.0.1 was chosen, credentials are set', () => {
     expect(gw.stderr()).toMatch(/listening on 127\.0\.0\.1:\d+\n/);

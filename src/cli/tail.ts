@@ -176,6 +176,8 @@ const FATAL_ERRORS: Readonly<Record<string, number>> = {
   forbidden: EXIT.auth,
   unknown_app: EXIT.failure,
   invalid_regex: EXIT.usage,
+  // The gateway ended the subscription (its regex took too long): nothing more comes on this socket.
+  regex_budget_exceeded: EXIT.failure,
   invalid_level: EXIT.usage,
   invalid_message: EXIT.usage,
 };

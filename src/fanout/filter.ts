@@ -3,6 +3,7 @@ import type { AppRegistry } from '../apps/types.js';
 import { GatewayError } from '../errors.js';
 import type { Entry, Level } from '../normalize/entry.js';
 import { parseLevelAlias } from '../normalize/level.js';
+import { UNMETERED, type RegexBudget } from '../query/regex-budget.js';
 import { compileFilter } from '../store/query.js';
 
 /** What a live subscriber asked for (WebSocket `subscribe`, SSE query, Logplex session). */
@@ -16,7 +17,7 @@ export interface SubscriptionSpec {
   proc?: string;
   /** Case-insensitive substring of the message. */
   search?: string;
-  /** JavaScript regular expression on the message, run on V8's linear-time engine (`compileRegex`). */
+  /** JavaScript regular expression on the message, in linear time (`compileRegex`). */
   regex?: string;
 }
 
@@ -30,6 +31,12 @@ export interface CompiledSubscription {
    * entry for all of them. Absent: the subscription is grouped with no other.
    */
   key?: string;
+  /**
+   * The filter with its regex tests run through `budget` (query/regex-budget.ts); absent when it
+   * has no regex. The hub reads history through one with a scan budget and delivers live entries
+   * through one with a rate budget; `matches` itself counts nothing.
+   */
+  metered?(budget: RegexBudget): (entry: Entry) => boolean;
 }
 
 /**
@@ -68,15 +75,18 @@ export async function compileSubscription(spec: SubscriptionSpec, grant: TokenGr
   }
 
   // compileFilter compiles the regex: a bad one is refused here, when subscribing (invalid_regex).
-  const base = compileFilter({
-    appIds: apps ?? undefined,
-    minLevel,
-    levels,
-    source: spec.source || undefined,
-    proc: spec.proc || undefined,
-    search: spec.search || undefined,
-    regex: spec.regex || undefined,
-  });
+  const base = compileFilter(
+    {
+      appIds: apps ?? undefined,
+      minLevel,
+      levels,
+      source: spec.source || undefined,
+      proc: spec.proc || undefined,
+      search: spec.search || undefined,
+      regex: spec.regex || undefined,
+    },
+    UNMETERED,
+  );
   const key = JSON.stringify([
     apps === null ? null : [...apps].sort(),
     minLevel ?? null,
@@ -86,5 +96,6 @@ export async function compileSubscription(spec: SubscriptionSpec, grant: TokenGr
     spec.search || null,
     spec.regex || null,
   ]);
-  return { apps, matches: base, key };
+  const metered = base.regex ? (budget: RegexBudget) => base.withBudget(budget) : undefined;
+  return { apps, matches: base, key, ...(metered ? { metered } : {}) };
 }

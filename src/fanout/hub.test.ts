@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Entry } from '../normalize/entry.js';
+import { UNMETERED } from '../query/regex-budget.js';
 import { createMemoryStore } from '../store/memory.js';
+import { compileFilter } from '../store/query.js';
 import { createEntryFactory } from '../store/store.contract.js';
 import type { CompiledSubscription } from './filter.js';
 import { Hub } from './hub.js';
@@ -26,6 +28,15 @@ function recordingSink(): { sink: Sink; got: string[]; frames: unknown[] } {
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 20));
+
+/** A subscription with a regex, compiled as compileSubscription does (its budget left to the hub). */
+function regexFilter(app: string, regex: string): CompiledSubscription {
+  const base = compileFilter({ appIds: [app], regex }, UNMETERED);
+  return { apps: [app], matches: base, key: `regex:${regex}`, metered: (budget) => base.withBudget(budget) };
+}
+
+/** A pattern the size limit accepts that costs milliseconds on a long line: V8 falls back to its linear-time engine. */
+const SLOW = `${'.*'.repeat(21)}#`;
 
 describe('Hub', () => {
   it('tests a filter shared by many subscribers once per entry, and delivers every entry to each', async () => {
@@ -80,4 +91,51 @@ describe('Hub', () => {
     expect(hub.totals()).toEqual({ sent: 50, dropped });
     hub.close();
   });
+
+  it('ends a live subscription whose regex takes over its budget, and only that one', async () => {
+    const store = createMemoryStore();
+    // 1 ms a second: a bucket of 2 ms, which one test of SLOW on 4 KiB (~20 ms) empties.
+    const hub = new Hub(store, { ...limits, historyPerApp: 1500, listApps: async () => [], regexBudgetMsPerSec: 1 });
+    const make = createEntryFactory();
+    const app = make.appId('budget');
+    const failed: [string, string][] = [];
+    const slowSinks = [recordingSink(), recordingSink()].map((s) => ({ ...s.sink, fail: (code: string, message: string) => void failed.push([code, message]) }));
+    for (const sink of slowSinks) await hub.attach(regexFilter(app, SLOW), sink, {}); // one group, one budget
+    const cheap = recordingSink();
+    await hub.attach(regexFilter(app, '^x'), cheap.sink, {});
+    const plain = recordingSink();
+    await hub.attach({ apps: [app], matches: () => true }, plain.sink, {});
+    expect(hub.size).toBe(4);
+
+    const sent = Array.from({ length: 20 }, () => make.entry(app, { message: 'x'.repeat(4096) }));
+    await store.append({ entries: sent });
+    await settle();
+    expect(failed).toHaveLength(2);
+    for (const [code, message] of failed) {
+      expect(code).toBe('regex_budget_exceeded');
+      expect(message).toMatch(/more than 1 ms a second matching \(FANOUT_REGEX_BUDGET_MS_PER_SEC/);
+    }
+    expect(hub.size).toBe(2); // the slow group is gone; the others got everything
+    expect(cheap.got).toEqual(sent.map((e) => e.id));
+    expect(plain.got).toEqual(sent.map((e) => e.id));
+    hub.close();
+  });
+
+  it('refuses a subscription whose history scan takes over QUERY_REGEX_BUDGET_MS, with regex_budget_exceeded', async () => {
+    const store = createMemoryStore();
+    const hub = new Hub(store, { ...limits, historyPerApp: 1500, listApps: async () => [], queryRegexBudgetMs: 50 });
+    const make = createEntryFactory();
+    const app = make.appId('history-budget');
+    await store.append({ entries: Array.from({ length: 1500 }, () => make.entry(app, { message: 'x'.repeat(2048) })) });
+    const sink = recordingSink();
+    await expect(hub.attach(regexFilter(app, SLOW), sink.sink, { history: 100 })).rejects.toMatchObject({
+      code: 'regex_budget_exceeded',
+      message: expect.stringMatching(/used its 50 ms budget \(QUERY_REGEX_BUDGET_MS\)/),
+    });
+    expect(hub.size).toBe(0);
+    // Without history to read, the same subscription is accepted (its live budget is its own).
+    await hub.attach(regexFilter(app, SLOW), sink.sink, {});
+    expect(hub.size).toBe(1);
+    hub.close();
+  }, 20_000);
 });

@@ -1,6 +1,7 @@
 import type { Entry } from '../normalize/entry.js';
 import { entryJson } from '../normalize/serialize.js';
 import { GatewayError, storeUnavailable } from '../errors.js';
+import { DEFAULT_FANOUT_REGEX_BUDGET_MS_PER_SEC, DEFAULT_QUERY_REGEX_BUDGET_MS, RateBudget, ScanBudget } from '../query/regex-budget.js';
 import type { Store, Unsubscribe } from '../store/types.js';
 import type { CompiledSubscription } from './filter.js';
 import { Chunk, Subscriber, type Gap, type Sink, type SubscriberLimits } from './subscriber.js';
@@ -22,6 +23,10 @@ export interface HubOptions extends SubscriberLimits {
   historyPerApp: number;
   /** Every app id, for admin subscriptions to all apps that ask for history. */
   listApps: () => Promise<string[]>;
+  /** How long reading a subscriber's history may scan once it tests a regex (`QUERY_REGEX_BUDGET_MS`, default 1000). */
+  queryRegexBudgetMs?: number;
+  /** Regex time a live subscription may take a second (`FANOUT_REGEX_BUDGET_MS_PER_SEC`, default 50). */
+  regexBudgetMsPerSec?: number;
 }
 
 /** What to replay before live entries. */
@@ -45,6 +50,8 @@ export class Hub {
   private readonly groupOf = new Map<Subscriber, Group>();
   private readonly byApp = new Map<string, Set<Group>>();
   private readonly allApps = new Set<Group>();
+  /** Groups whose filter has a regex, and so a budget that can run out. */
+  private readonly metered = new Set<Group>();
   private anonymousKeys = 0;
   private readonly inbox: Entry[][] = [];
   /** Position in the first inbox batch (a large batch is delivered over several turns). */
@@ -190,8 +197,11 @@ export class Hub {
     const key = sub.filter.key ?? `#${++this.anonymousKeys}`;
     let group = this.groups.get(key);
     if (!group) {
-      group = new Group(key, sub.filter);
+      // One budget per group: its filter runs once per entry for all its members.
+      const budget = sub.filter.metered ? new RateBudget(this.opts.regexBudgetMsPerSec ?? DEFAULT_FANOUT_REGEX_BUDGET_MS_PER_SEC) : undefined;
+      group = new Group(key, sub.filter, budget);
       this.groups.set(key, group);
+      if (budget) this.metered.add(group);
       if (sub.filter.apps === null) this.allApps.add(group);
       else {
         for (const app of sub.filter.apps) {
@@ -207,6 +217,7 @@ export class Hub {
 
   private removeGroup(group: Group): void {
     this.groups.delete(group.key);
+    this.metered.delete(group);
     if (group.filter.apps === null) this.allApps.delete(group);
     else {
       for (const app of group.filter.apps) {
@@ -246,7 +257,7 @@ export class Hub {
         let json: string | null | undefined;
         if (forApp !== undefined) {
           for (const g of forApp) {
-            if (!g.filter.matches(entry)) continue;
+            if (!g.matches(entry)) continue;
             if ((json ??= entryJson(entry)) === null) break;
             if (g.entries.length === 0) touched.push(g);
             g.entries.push(entry);
@@ -255,7 +266,7 @@ export class Hub {
         }
         if (json === null) continue;
         for (const g of this.allApps) {
-          if (!g.filter.matches(entry)) continue;
+          if (!g.matches(entry)) continue;
           if ((json ??= entryJson(entry)) === null) break;
           if (g.entries.length === 0) touched.push(g);
           g.entries.push(entry);
@@ -276,7 +287,17 @@ export class Hub {
       g.entries = [];
       for (const sub of g.subs) sub.offerAll(jsons, entries, chunk);
     }
+    // A filter over its regex budget matched nothing more this turn; its subscribers end here.
+    for (const g of this.metered) if (g.budget!.exceeded) this.endGroup(g, g.budget!.error());
     if (this.inbox.length > 0) this.schedule();
+  }
+
+  /** Ends every subscriber of a group with `err` (Sink.fail: a WebSocket stays open), and detaches them. */
+  private endGroup(group: Group, err: GatewayError): void {
+    for (const sub of [...group.subs]) {
+      sub.fail(err.code, err.message);
+      this.detach(sub);
+    }
   }
 
   private checkSlow(): void {
@@ -290,6 +311,9 @@ export class Hub {
     if (!sinceId && history <= 0) return { entries: [] };
     const apps = filter.apps ?? (await this.opts.listApps());
     const perApp = await Promise.all(apps.map((app) => this.store.recent(app, this.opts.historyPerApp)));
+    // A regex scan of the history is a history read: its budget throws regex_budget_exceeded.
+    const matches =
+      filter.metered?.(new ScanBudget(this.opts.queryRegexBudgetMs ?? DEFAULT_QUERY_REGEX_BUDGET_MS)) ?? ((e: Entry) => filter.matches(e));
 
     if (sinceId) {
       // Resume: in the app that holds the entry, everything stored after it (append order);
@@ -300,7 +324,7 @@ export class Hub {
         const at = list.findIndex((e) => e.id === sinceId);
         if (at >= 0) found = true;
         const after = at >= 0 ? list.slice(at + 1) : list.filter((e) => e.id > sinceId);
-        for (const e of after) if (filter.matches(e)) out.push(e);
+        for (const e of after) if (matches(e)) out.push(e);
       }
       if (perApp.length > 1) out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       // The resume point is gone from history (trimmed): say so; how many fell out is unknown.
@@ -308,7 +332,7 @@ export class Hub {
     }
 
     const matching: Entry[] = [];
-    for (const list of perApp) for (const e of list) if (filter.matches(e)) matching.push(e);
+    for (const list of perApp) for (const e of list) if (matches(e)) matching.push(e);
     if (perApp.length > 1) matching.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return { entries: matching.slice(Math.max(0, matching.length - history)) };
   }
@@ -319,9 +343,14 @@ class Group {
   readonly subs = new Set<Subscriber>();
   jsons: string[] = [];
   entries: Entry[] = [];
+  /** The filter live entries go through: its regex tests counted against `budget`. */
+  readonly matches: (entry: Entry) => boolean;
 
   constructor(
     readonly key: string,
     readonly filter: CompiledSubscription,
-  ) {}
+    readonly budget?: RateBudget,
+  ) {
+    this.matches = budget && filter.metered ? filter.metered(budget) : (e) => filter.matches(e);
+  }
 }

@@ -39,6 +39,7 @@ const SESSION: StreamFormat = {
   entries: (_jsons, entries) => entries.map(sessionLine).join(''),
   live: () => '',
   gap: (gap) => `${new Date().toISOString().replace('Z', '000+00:00').slice(0, 32)} heroku[logplex]: ${l11(gap)}\n`,
+  error: (code, message) => `${new Date().toISOString().replace('Z', '000+00:00').slice(0, 32)} sluice[gateway]: error ${code}: ${message}\n`,
   heartbeat: () => '',
 };
 
@@ -86,7 +87,13 @@ export function sessionRoutes(deps: GatewayDeps, hub: Hub): Hono {
       // Without tail: the history, then the end of the response.
       sink.writeLive = () => sink.close(1000, 'done');
     }
-    const sub = await hub.attach(filter, sink, { history: session.num });
+    const sub = await hub.attach(filter, sink, { history: session.num }).catch((err: unknown) => {
+      // The response has begun (200 sent): the error is its last line.
+      if (!(err instanceof GatewayError)) throw err;
+      sink.fail!(err.code, err.message);
+      return null;
+    });
+    if (!sub) return RESPONSE_ALREADY_SENT;
     detach = () => hub.detach(sub);
     if (res.destroyed) hub.detach(sub);
     return RESPONSE_ALREADY_SENT;

@@ -1,6 +1,7 @@
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
 import type { GatewayDeps } from '../deps.js';
+import { GatewayError } from '../errors.js';
 import { contextAddress } from '../http/client-address.js';
 import { readGrant } from '../query/history.js';
 import { compileSubscription } from './filter.js';
@@ -17,6 +18,7 @@ const SSE: StreamFormat = {
   },
   live: () => 'event: live\ndata: {}\n\n',
   gap: (gap) => `event: gap\ndata: ${JSON.stringify({ ...gap, message: l11(gap) })}\n\n`,
+  error: (code, message) => `event: error\ndata: ${JSON.stringify({ error: code, message })}\n\n`,
   heartbeat: () => ': heartbeat\n\n',
 };
 
@@ -51,7 +53,13 @@ export function sseRoutes(deps: GatewayDeps, hub: Hub): Hono {
     if (release) res.once('close', release);
     let detach = () => {};
     const sink = openStream(res, SSE, deps.config.fanout.sseHeartbeatMs, () => detach());
-    const sub = await hub.attach(filter, sink, { history, sinceId });
+    const sub = await hub.attach(filter, sink, { history, sinceId }).catch((err: unknown) => {
+      // The stream has begun (200 sent): an error reading the history (regex_budget_exceeded, …) is its last event.
+      if (!(err instanceof GatewayError)) throw err;
+      sink.fail!(err.code, err.message);
+      return null;
+    });
+    if (!sub) return RESPONSE_ALREADY_SENT;
     detach = () => hub.detach(sub);
     if (res.destroyed) hub.detach(sub);
     return RESPONSE_ALREADY_SENT;

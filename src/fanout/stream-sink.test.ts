@@ -35,6 +35,7 @@ describe('text streams (SSE, Logplex sessions)', () => {
       },
       live: () => '',
       gap: () => '',
+      error: () => '',
       heartbeat: () => '',
     };
     const responses = Array.from({ length: 5 }, fakeResponse);

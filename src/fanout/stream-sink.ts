@@ -10,6 +10,8 @@ export interface StreamFormat {
   entries(jsons: string[], entries: Entry[]): string;
   live(): string;
   gap(gap: Gap): string;
+  /** The last thing written when the stream ends with an error (`regex_budget_exceeded`, …). */
+  error(code: string, message: string): string;
   heartbeat(): string;
 }
 
@@ -62,6 +64,11 @@ export function openStream(res: ServerResponse, format: StreamFormat, heartbeatM
     writeLive: () => write(format.live()),
     writeGap: (gap) => write(format.gap(gap)),
     close: () => {
+      done();
+      res.end();
+    },
+    fail: (code, message) => {
+      write(format.error(code, message));
       done();
       res.end();
     },

@@ -173,4 +173,23 @@ describe('Subscriber.offerAll (a filter group\'s entries of one chunk)', () => {
     sub.offerAll(jsonsOf(live), live, new Chunk());
     expect(f.delivered()).toEqual([...history, ...live.slice(1)].map((e) => e.id));
   });
+
+  it('ends with an error told through Sink.fail (a WebSocket stays open), or a close when the sink has none', () => {
+    const f = fakeSink();
+    const failed: string[] = [];
+    const sub = new Subscriber(all, { ...f.sink, fail: (code, message) => void failed.push(`${code}: ${message}`) }, limits);
+    sub.startLive([]);
+    f.state.blocked = true;
+    offerAll(sub, entries(3));
+    sub.fail('regex_budget_exceeded', 'too slow');
+    expect(failed).toEqual(['regex_budget_exceeded: too slow']);
+    expect(sub.queued).toBe(0);
+    expect(sub.isClosed).toBe(true);
+    sub.fail('regex_budget_exceeded', 'again'); // once
+    expect(failed).toHaveLength(1);
+    const plain = fakeSink();
+    const other = new Subscriber(all, plain.sink, limits);
+    other.fail('regex_budget_exceeded', 'too slow');
+    expect(plain.out).toContainEqual({ kind: 'close', code: 1011 });
+  });
 });

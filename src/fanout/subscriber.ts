@@ -72,6 +72,11 @@ export interface Sink {
   writeLive(): void;
   writeGap(gap: Gap): void;
   close(code: number, reason: string): void;
+  /**
+   * Ends the subscription with an error (`regex_budget_exceeded`): a WebSocket sends an `error`
+   * message and stays open, a text stream writes its error event and ends. Absent: `close`.
+   */
+  fail?(code: string, message: string): void;
   /** Calls `fn` once the socket has drained (so queued entries can flow again). */
   onDrain(fn: () => void): void;
 }
@@ -277,6 +282,16 @@ export class Subscriber {
     this.queue.clear();
     this.history = null;
     this.sink.close(code, reason);
+  }
+
+  /** Ends the subscription with an error told to the client ({@link Sink.fail}), what is queued dropped. */
+  fail(code: string, message: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue.clear();
+    this.history = null;
+    if (this.sink.fail) this.sink.fail(code, message);
+    else this.sink.close(1011, code);
   }
 
   /** Stops without closing the transport (an unsubscribe or a replaced subscription). */

@@ -265,6 +265,8 @@ export function attachWebSocket(server: Server, deps: GatewayDeps, hub: Hub): We
       writeLive: () => send(LIVE),
       writeGap: (gap: Gap) => send(JSON.stringify({ type: 'gap', ...gap })),
       close: (code, reason) => ws.close(code, reason),
+      // A subscription the gateway ended (regex_budget_exceeded): said, and the socket stays open.
+      fail: (code, message) => sendError(code, message),
       onDrain: (fn) => {
         if (ws.readyState !== ws.OPEN) return;
         socket.once('drain', fn);

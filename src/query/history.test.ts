@@ -100,6 +100,34 @@ describe('GET /api/logs', () => {
     expect((await get(`regex=${encodeURIComponent('job \\d{2}$')}`)).total).toBe(1);
   });
 
+  it('answers 400 regex_budget_exceeded instead of scanning for seconds when an accepted pattern is slow on the history', async () => {
+    // `.*` 21 times then `#`: size 127, accepted; on 2 KiB lines without a `#` V8 gives up
+    // backtracking and falls back to the linear-time engine, ~10 ms a line: 1500 lines, ~15 s.
+    const slow = await makeGateway({ queryRegexBudgetMs: 200 });
+    const message = 'x'.repeat(2048);
+    const entries: Entry[] = Array.from({ length: 1500 }, (_, i) => ({
+      id: `01J${String(i).padStart(23, '0')}`,
+      timestamp: '2024-05-01T10:00:00.000000Z',
+      received_at: '2024-05-01T10:00:00.000000Z',
+      level: 'INFO',
+      app_id: slow.a.id,
+      message,
+    }));
+    await slow.store.append({ entries });
+    const pattern = `${'.*'.repeat(21)}#`;
+    const res = await slow.app.request(`/api/logs?regex=${encodeURIComponent(pattern)}`, { headers: { Authorization: `Bearer ${slow.a.read}` } });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: string; message: string };
+    expect(body.error).toBe('regex_budget_exceeded');
+    expect(body.message).toMatch(/used its 200 ms budget \(QUERY_REGEX_BUDGET_MS\) after testing \d+ entries; narrow the query/);
+    // It stopped early: not every entry was tested.
+    expect(Number(/after testing (\d+)/.exec(body.message)![1])).toBeLessThan(1500);
+    // The same history with an ordinary pattern, and a narrower query with the slow one, answer.
+    expect((await (await slow.app.request('/api/logs?regex=x%23', { headers: { Authorization: `Bearer ${slow.a.read}` } })).json()) as Page).toMatchObject({ total: 0 });
+    const narrow = await slow.app.request(`/api/logs?regex=${encodeURIComponent(pattern)}&search=zzz`, { headers: { Authorization: `Bearer ${slow.a.read}` } });
+    expect(narrow.status).toBe(200);
+  }, 20_000);
+
   it('lets the admin token read every app or one, and refuses another app\'s read token with 403', async () => {
     expect((await get('', ADMIN_TOKEN)).total).toBe(6);
     expect((await get('app_id=app-b', ADMIN_TOKEN)).total).toBe(1);

@@ -19,6 +19,7 @@ export function historyRoutes(deps: GatewayDeps): Hono {
   app.get('/api/logs', async (c) => {
     const grant = await readGrant(c, deps);
     const filter = parseFilter(c, grant, deps.config.queryMaxLimit);
+    if (filter.regex !== undefined) filter.regexBudgetMs = deps.config.queryRegexBudgetMs;
     const { total, entries } = await deps.store.query(filter);
     // Built as text: an entry that cannot be serialised is left out (counted), not a 500.
     c.header('Content-Type', 'application/json');

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Entry } from '../normalize/entry.js';
+import { ScanBudget, type RegexBudget } from '../query/regex-budget.js';
 import { compareNewestFirst, compileFilter, selectPage, topK } from './query.js';
 
 function entry(id: string, timestamp: string, over: Partial<Entry> = {}): Entry {
@@ -53,8 +54,33 @@ describe('compileFilter', () => {
     expect(compileFilter({ proc: 'web.1' })({ ...e, proc: 'web.10' })).toBe(false);
   });
 
-  it('matches regex on the message with the linear-time engine, refusing what it cannot run', () => {
+  it('matches regex on the message in linear time, refusing what could not run so', () => {
     expect(compileFilter({ regex: '^m$' })(e)).toBe(true);
+    expect(compileFilter({ regex: '^m$' }).regex).toMatchObject({ source: '^m$', size: 3 });
     expect(() => compileFilter({ regex: 'x{17}' })).toThrow(expect.objectContaining({ code: 'invalid_regex', status: 400 }));
+    expect(() => compileFilter({ regex: `${'.{16}'.repeat(8)}#` })).toThrow(expect.objectContaining({ code: 'invalid_regex', status: 400 }));
+  });
+
+  it('runs its regex tests through a budget: its own scan budget, or one given', () => {
+    const seen: string[] = [];
+    const counting: RegexBudget = {
+      test: (regex, text) => {
+        seen.push(text);
+        return regex.test(text);
+      },
+    };
+    const match = compileFilter({ regex: '^m', source: 'app' }, counting);
+    expect(match(e)).toBe(true);
+    expect(match({ ...e, source: 'other' })).toBe(false); // rejected before the regex
+    expect(seen).toEqual(['m']);
+    // The same filter, another budget: one that is spent throws out of the scan.
+    const clock = { t: 0 };
+    const spent = match.withBudget(new ScanBudget(10, () => (clock.t += 1)));
+    expect(() => {
+      for (let i = 0; i < 1000; i++) spent(e);
+    }).toThrow(expect.objectContaining({ code: 'regex_budget_exceeded', status: 400 }));
+    // A filter without regex has no budget to spend.
+    expect(compileFilter({ source: 'app' }).regex).toBeUndefined();
+    expect(compileFilter({ source: 'app' }).withBudget(counting)(e)).toBe(true);
   });
 });

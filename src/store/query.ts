@@ -1,9 +1,16 @@
 import { levelRank, LEVELS, type Entry } from '../normalize/entry.js';
-import { compileRegex } from '../query/user-regex.js';
+import { DEFAULT_QUERY_REGEX_BUDGET_MS, ScanBudget, type RegexBudget } from '../query/regex-budget.js';
+import { compileRegex, type UserRegex } from '../query/user-regex.js';
 import type { QueryFilter } from './types.js';
 
 /** A compiled filter: true when the entry matches every field given in the QueryFilter. */
-export type EntryPredicate = (entry: Entry) => boolean;
+export interface EntryPredicate {
+  (entry: Entry): boolean;
+  /** The compiled `regex`, when the filter has one. */
+  readonly regex?: UserRegex;
+  /** The same filter with its regex tests run through `budget` instead (without a regex: the same tests). */
+  withBudget(budget: RegexBudget): EntryPredicate;
+}
 
 /** Empty strings and empty lists count as "not given", so `?proc=` does not filter everything out. */
 function given(value: string | undefined): value is string {
@@ -20,8 +27,11 @@ function given(value: string | undefined): value is string {
  * - `proc`: like `heroku logs --dyno`: a name without a dot (`web`) matches `web` and `web.<n>`
  *   (not `webhook.1`); a name with a dot (`web.1`) matches only itself.
  * - `search` (message), `userAgent`, `category`: case-insensitive substring.
- * - `regex`: a JavaScript regular expression that `message` matches, run on V8's linear-time
- *   engine ({@link compileRegex}: GatewayError `invalid_regex` when it cannot run there).
+ * - `regex`: a JavaScript regular expression that `message` matches ({@link compileRegex}:
+ *   GatewayError `invalid_regex` when it could not run in linear time), its tests run through
+ *   `budget`: by default the filter's own history-read budget, `regexBudgetMs`
+ *   (QUERY_REGEX_BUDGET_MS), whose exhaustion throws GatewayError `regex_budget_exceeded` out of
+ *   the predicate and so ends the scan (regex-budget.ts).
  * - `minLevel`: `levelRank(level) >= levelRank(minLevel)`; `levels`: level is in the list. Both
  *   given: both apply.
  * - `dateFrom`/`dateTo`: inclusive bounds compared as strings, which is time order for the 27-char
@@ -31,7 +41,10 @@ function given(value: string | undefined): value is string {
  * const match = compileFilter({ proc: 'web', minLevel: 'WARN', limit: 100, offset: 0 });
  * match(entry); // true for a WARN line from web.2
  */
-export function compileFilter(filter: Omit<QueryFilter, 'limit' | 'offset'>): EntryPredicate {
+export function compileFilter(
+  filter: Omit<QueryFilter, 'limit' | 'offset'>,
+  budget: RegexBudget = new ScanBudget(filter.regexBudgetMs ?? DEFAULT_QUERY_REGEX_BUDGET_MS),
+): EntryPredicate {
   const apps = filter.appIds && filter.appIds.length > 0 ? new Set(filter.appIds) : undefined;
   let levelOk: boolean[] | undefined;
   if (filter.minLevel !== undefined || (filter.levels && filter.levels.length > 0)) {
@@ -53,31 +66,34 @@ export function compileFilter(filter: Omit<QueryFilter, 'limit' | 'offset'>): En
   const dateTo = given(filter.dateTo) ? filter.dateTo : undefined;
   const regex = given(filter.regex) ? compileRegex(filter.regex) : undefined;
 
-  return function matches(e: Entry): boolean {
-    if (apps !== undefined && !apps.has(e.app_id)) return false;
-    if (levelOk !== undefined && !levelOk[levelRank(e.level)]) return false;
-    if (dateFrom !== undefined && e.timestamp < dateFrom) return false;
-    if (dateTo !== undefined && e.timestamp > dateTo) return false;
-    if (environment !== undefined && e.environment !== environment) return false;
-    if (source !== undefined && e.source !== source) return false;
-    if (traceId !== undefined && e.trace_id !== traceId) return false;
-    if (batchId !== undefined && e.batch_id !== batchId) return false;
-    if (proc !== undefined) {
-      const p = e.proc;
-      if (p === undefined) return false;
-      if (p !== proc && (procPrefix === undefined || !p.startsWith(procPrefix))) return false;
-    }
-    if (category !== undefined && (e.category === undefined || !e.category.toLowerCase().includes(category))) {
-      return false;
-    }
-    if (userAgent !== undefined && (e.user_agent === undefined || !e.user_agent.toLowerCase().includes(userAgent))) {
-      return false;
-    }
-    // Last: the only test that allocates (a lower-cased copy of the message).
-    if (search !== undefined && !e.message.toLowerCase().includes(search)) return false;
-    if (regex !== undefined && !regex.test(e.message)) return false;
-    return true;
-  };
+  const predicate = (budget: RegexBudget) =>
+    function matches(e: Entry): boolean {
+      if (apps !== undefined && !apps.has(e.app_id)) return false;
+      if (levelOk !== undefined && !levelOk[levelRank(e.level)]) return false;
+      if (dateFrom !== undefined && e.timestamp < dateFrom) return false;
+      if (dateTo !== undefined && e.timestamp > dateTo) return false;
+      if (environment !== undefined && e.environment !== environment) return false;
+      if (source !== undefined && e.source !== source) return false;
+      if (traceId !== undefined && e.trace_id !== traceId) return false;
+      if (batchId !== undefined && e.batch_id !== batchId) return false;
+      if (proc !== undefined) {
+        const p = e.proc;
+        if (p === undefined) return false;
+        if (p !== proc && (procPrefix === undefined || !p.startsWith(procPrefix))) return false;
+      }
+      if (category !== undefined && (e.category === undefined || !e.category.toLowerCase().includes(category))) {
+        return false;
+      }
+      if (userAgent !== undefined && (e.user_agent === undefined || !e.user_agent.toLowerCase().includes(userAgent))) {
+        return false;
+      }
+      // Last: the only test that allocates (a lower-cased copy of the message).
+      if (search !== undefined && !e.message.toLowerCase().includes(search)) return false;
+      if (regex !== undefined && !budget.test(regex, e.message)) return false;
+      return true;
+    };
+  const withBudget = (b: RegexBudget): EntryPredicate => Object.assign(predicate(b), { regex, withBudget });
+  return withBudget(budget);
 }
 
 /** Sort order of results: newest `timestamp` first; equal timestamps by `id`, newest (greatest) first. */

@@ -71,6 +71,11 @@ export interface QueryFilter {
   search?: string;
   /** A JavaScript regular expression `message` must match (see `compileRegex`). */
   regex?: string;
+  /**
+   * How long the scan may run once it tests `regex` (`QUERY_REGEX_BUDGET_MS`, default 1000 ms):
+   * beyond, the query fails with GatewayError `regex_budget_exceeded` (query/regex-budget.ts).
+   */
+  regexBudgetMs?: number;
   /** Page size (default 100, max 1000) and offset, newest first. */
   limit: number;
   offset: number;

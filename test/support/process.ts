@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { REGEX_NODE_FLAGS } from '../../src/query/regex-flags.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -20,10 +21,9 @@ export interface GatewayProcess {
  * says where it listens. The process is killed if it does not come up in time.
  */
 export function startGatewayProcess(env: Record<string, string>, timeoutMs = 20_000): Promise<GatewayProcess> {
-  // The node flags of `npm start` that change behaviour: the linear-time regex engine (user
-  // regexes run on it) and the fallback to it on excessive backtracking (every other regex).
-  const regexFlags = ['--enable-experimental-regexp-engine', '--enable-experimental-regexp-engine-on-excessive-backtracks'];
-  const child = spawn(process.execPath, [...regexFlags, '--import', 'tsx', 'src/main.ts'], {
+  // The node flags of `npm start` that change behaviour: the linear-time regex engine, the
+  // fallback to it on excessive backtracking and its threshold (src/query/regex-flags.ts).
+  const child = spawn(process.execPath, [...REGEX_NODE_FLAGS, '--import', 'tsx', 'src/main.ts'], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -661,10 +661,12 @@ class Dashboard {
   }
 
   onServerError(msg: ServerMessage): void {
-    if (msg.error === 'invalid_regex') {
-      this.showSearchError(`Invalid regex: ${msg.message ?? ''}`);
+    if (msg.error === 'invalid_regex' || msg.error === 'regex_budget_exceeded') {
+      // Refused, or ended by the gateway for taking too long: either way the pattern is the cause.
+      const slow = msg.error === 'regex_budget_exceeded';
+      this.showSearchError(`${slow ? 'Regex too slow' : 'Invalid regex'}: ${msg.message ?? ''}`);
       this.phase = 'live';
-      this.setStatus('error', 'invalid regex');
+      this.setStatus('error', slow ? 'regex too slow' : 'invalid regex');
       return;
     }
     if (msg.error === 'unauthorized') return; // the close (4001) follows
