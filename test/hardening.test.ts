@@ -283,6 +283,7 @@ describe.each<Backend>(['memory', 'redis'])('issue 9 on the %s store (real proce
       60_000,
     );
 
+    // Redis only: the memory store's history ends with its process, so a restart has nothing to read.
     it.runIf(backend === 'redis')(
       'still reads the deep entries after a restart of the process on the same REDIS_PREFIX',
       async () => {
