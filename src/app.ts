@@ -4,6 +4,8 @@ import { appRoutes } from './apps/routes.js';
 import { dashboardRoutes } from './dashboard/route.js';
 import type { GatewayDeps } from './deps.js';
 import { GatewayError } from './errors.js';
+import { presentedToken, resolveThrottled } from './http/auth.js';
+import { contextAddress } from './http/client-address.js';
 import { DRAIN_PATHS, drainRoutes } from './ingest/drain.js';
 import { jsonLogRoutes } from './ingest/json-logs.js';
 import { LOGPLEX_INPUT_PATHS, logplexInputRoutes } from './ingest/logplex-input.js';
@@ -70,6 +72,7 @@ export function createApp(deps: GatewayDeps, hub?: Hub): Hono {
       ...(store.detail ? { store_detail: store.detail } : {}),
       ws_connections: deps.liveConnections?.() ?? 0,
       ws_unauthenticated: deps.liveUnauthenticated?.() ?? 0,
+      ...(deps.wsProducers ? { ws_producers: await healthProducers(c, deps) } : {}),
     };
     return c.json(body, store.ok ? 200 : 503);
   });
@@ -89,6 +92,18 @@ export function createApp(deps: GatewayDeps, hub?: Hub): Hono {
   // The dashboard: GET / and its hashed assets under /assets/.
   app.route('/', dashboardRoutes(deps));
   return app;
+}
+
+/**
+ * `/health`'s `ws_producers`: WebSocket ingest producers; their count for anyone, and per app
+ * with User-Agents for a token holder (the admin token: every app; an app's token: its own).
+ */
+async function healthProducers(c: Context, deps: GatewayDeps): Promise<unknown> {
+  const token = presentedToken(c, { bearer: true, query: true });
+  const grant = token ? await resolveThrottled(deps, () => contextAddress(c, deps.config.trustProxy), token).catch(() => null) : null;
+  const summary = deps.wsProducers!(grant && grant.kind !== 'admin' ? grant.appId : undefined);
+  if (!summary) return { connections: 0 };
+  return grant ? summary : { connections: summary.connections };
 }
 
 /** The ingest routes' templates (POST), for `sluice_ingest_rejected_requests_total`. */

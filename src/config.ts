@@ -74,6 +74,9 @@ const EnvSchema = z.object({
   SESSION_TTL_MS: int(360_000, 1000, 86_400_000),
   RATE_LIMIT_SYNC_MS: int(100, 10, 10_000),
   CREATE_DEMO_APP: bool.optional(),
+  WS_INGEST_ANONYMOUS: z.enum(['auto', 'true', 'false', '1', '0', 'yes', 'no', 'on', 'off']).default('auto'),
+  WS_INGEST_MAX_MESSAGE_BYTES: int(1024 * 1024, 1024, 256 * 1024 * 1024),
+  WS_INGEST_MAX_QUEUED_BYTES: int(4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
 });
 
 /** Every environment variable the gateway reads (README.md's configuration table lists them all). */
@@ -155,6 +158,20 @@ export interface Config {
   /** What this process does: accept logs (`ingest`), relay them live (`fanout`), or both. */
   roles: { ingest: boolean; fanout: boolean };
   fanout: FanoutConfig;
+  wsIngest: WsIngestConfig;
+}
+
+/** The WebSocket ingest endpoint (`GET /logs` with Upgrade, src/ingest/ws-logs.ts). */
+export interface WsIngestConfig {
+  /**
+   * Producers without a token (the seed's kit without `api_key`): `auto` accepts them only in
+   * the local demo mode (no ADMIN_TOKEN, no config file, loopback bind), `on` always, `off` never.
+   */
+  anonymous: 'auto' | 'on' | 'off';
+  /** Largest message; above it the connection is closed with 1009. */
+  maxMessageBytes: number;
+  /** Bytes of messages received and not yet stored per connection before its socket stops being read. */
+  maxQueuedBytes: number;
 }
 
 /** Limits of the live fan-out (per subscriber unless said otherwise). */
@@ -288,6 +305,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       batchMax: e.FANOUT_BATCH_MAX,
       regexBudgetMsPerSec: e.FANOUT_REGEX_BUDGET_MS_PER_SEC,
       sessionTtlMs: e.SESSION_TTL_MS,
+    },
+    wsIngest: {
+      anonymous: e.WS_INGEST_ANONYMOUS === 'auto' ? 'auto' : ['true', '1', 'yes', 'on'].includes(e.WS_INGEST_ANONYMOUS) ? 'on' : 'off',
+      maxMessageBytes: e.WS_INGEST_MAX_MESSAGE_BYTES,
+      maxQueuedBytes: e.WS_INGEST_MAX_QUEUED_BYTES,
     },
     redis:
       e.REDIS_URL || e.REDIS_CLUSTER_NODES

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AppRegistry } from './apps/types.js';
 import type { Config } from './config.js';
+import type { ProducerSummary } from './ingest/ws-producers.js';
 import type { AddressSlots } from './limits/address-slots.js';
 import type { AuthThrottle } from './limits/auth-throttle.js';
 import type { RateLimiter } from './limits/rate-limiter.js';
@@ -18,6 +19,8 @@ export interface GatewayDeps {
   liveConnections?: () => number;
   /** WebSockets not yet authenticated, for `/health` (the fan-out fills it in). */
   liveUnauthenticated?: () => number;
+  /** Producers on the WebSocket ingest (`GET /logs`) per app, for `/health`; `onlyApp`: one app's. */
+  wsProducers?: (onlyApp?: string) => ProducerSummary | undefined;
   /** Failed authentications per client address (`AUTH_FAILURES_PER_MIN`); absent: not throttled. */
   authThrottle?: AuthThrottle;
   /** Open live connections per client address (`MAX_CONNECTIONS_PER_ADDRESS`); absent: unlimited. */

@@ -7,6 +7,8 @@ import type { Config } from './config.js';
 import type { GatewayDeps } from './deps.js';
 import { Hub } from './fanout/hub.js';
 import { attachWebSocket, type WebSocketEndpoint } from './fanout/websocket.js';
+import { createUpgradeRouter } from './http/upgrade.js';
+import { attachWsIngest, type WsIngestEndpoint } from './ingest/ws-logs.js';
 import { AddressSlots } from './limits/address-slots.js';
 import { createAuthThrottle } from './limits/auth-throttle.js';
 import { createGatewayMetrics } from './ops/metrics.js';
@@ -20,6 +22,12 @@ export interface StartGatewayOptions {
   port: number;
   /** Called once the server listens, with the port it got (port 0 picks a free one). */
   onListening?: (port: number) => void;
+  /**
+   * Accept WebSocket producers without a token (`GET /logs`): main.ts resolves
+   * WS_INGEST_ANONYMOUS against the demo mode (see anonymousIngestAllowed). Default: only when
+   * WS_INGEST_ANONYMOUS=true.
+   */
+  anonymousIngest?: boolean;
 }
 
 /** A running gateway: its HTTP server, and the fan-out parts when the process has that role. */
@@ -28,6 +36,8 @@ export interface RunningGateway {
   deps: GatewayDeps;
   hub?: Hub;
   ws?: WebSocketEndpoint;
+  /** The WebSocket ingest (`GET /logs`), with the `ingest` role. */
+  wsIngest?: WsIngestEndpoint;
   /** Stops live connections and the hub, stops accepting, answers what is in flight. */
   close(): Promise<void>;
 }
@@ -41,6 +51,7 @@ export function startGateway(opts: StartGatewayOptions): RunningGateway {
   const { config, backend, logger } = opts;
   const { store, apps } = backend;
   let ws: WebSocketEndpoint | undefined;
+  let wsIngest: WsIngestEndpoint | undefined;
   const deps: GatewayDeps = {
     config,
     store,
@@ -49,6 +60,7 @@ export function startGateway(opts: StartGatewayOptions): RunningGateway {
     logger,
     liveConnections: () => ws?.connections() ?? 0,
     liveUnauthenticated: () => ws?.unauthenticated() ?? 0,
+    wsProducers: (onlyApp) => wsIngest?.producers(onlyApp),
     // Per client address (src/http/client-address.ts): auth failures, open live connections.
     authThrottle: createAuthThrottle({ perMinute: config.authFailuresPerMin }),
     streamSlots: new AddressSlots(config.maxConnectionsPerAddress),
@@ -62,23 +74,32 @@ export function startGateway(opts: StartGatewayOptions): RunningGateway {
       })
     : undefined;
   // Prometheus metrics (GET /metrics); the gauges read the store, the hub and /ws at scrape time.
-  deps.metrics = createGatewayMetrics({ store, fanout: hub, connections: hub ? () => ws?.connections() ?? 0 : undefined });
+  deps.metrics = createGatewayMetrics({ store, fanout: hub, connections: hub ? () => ws?.connections() ?? 0 : undefined,
+    producers: config.roles.ingest ? () => wsIngest?.connections() ?? 0 : undefined,
+  });
   const server = serve({ fetch: createApp(deps, hub).fetch, port: opts.port, hostname: opts.host }, (info) =>
     opts.onListening?.(info.port),
   ) as unknown as Server;
   server.requestTimeout = config.requestTimeoutMs;
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
   server.headersTimeout = Math.min(config.requestTimeoutMs, config.keepAliveTimeoutMs + 1000);
-  if (hub) ws = attachWebSocket(server, deps, hub);
+  // One `upgrade` listener routes by path: /ws (live tail), /logs (WebSocket ingest); else 404.
+  const upgrades = createUpgradeRouter(server);
+  if (hub) ws = attachWebSocket(upgrades, deps, hub);
+  if (config.roles.ingest) {
+    wsIngest = attachWsIngest(upgrades, deps, { anonymous: opts.anonymousIngest ?? config.wsIngest.anonymous === 'on' });
+  }
 
   return {
     server,
     deps,
     hub,
     ws,
+    wsIngest,
     close: () =>
       new Promise<void>((resolve) => {
         ws?.close();
+        void wsIngest?.close();
         hub?.close();
         server.close(() => resolve());
         server.closeIdleConnections();

@@ -4,6 +4,7 @@ import type { AppRegistry } from './apps/types.js';
 import { loadConfig, resolveBindHost, type Config } from './config.js';
 import { createBackend } from './backend.js';
 import { startGateway } from './gateway.js';
+import { anonymousIngestAllowed } from './ingest/ws-logs.js';
 import { createLogger } from './log.js';
 import { onCommandLine, REGEX_NODE_FLAGS } from './query/regex-flags.js';
 import { USER_REGEX_ENGINE } from './query/user-regex.js';
@@ -48,16 +49,18 @@ async function main(): Promise<void> {
   await Promise.race([seed(), new Promise((r) => setTimeout(r, (config.redis?.connectWaitMs ?? 0) + 1000).unref())]);
 
   const host = resolveBindHost(config, hasConfigFile);
+  const anonymousIngest = anonymousIngestAllowed(config, hasConfigFile, host);
   const gateway = startGateway({
     config,
     backend,
     logger,
     host,
     port: config.port,
+    anonymousIngest,
     onListening: (port) => {
       logger.info({ port, host, store: store.kind }, 'listening');
       // Loopback for lack of credentials (no HOST chosen): say how to listen on all interfaces.
-      void printBanner(config, apps, host, port, createDemo, !config.host && host === '127.0.0.1');
+      void printBanner(config, apps, host, port, createDemo, !config.host && host === '127.0.0.1', anonymousIngest);
     },
   });
 
@@ -68,10 +71,16 @@ async function main(): Promise<void> {
     graceMs: config.shutdownGraceMs,
     closeLive: () => {
       gateway.ws?.close();
+      void gateway.wsIngest?.close();
       gateway.hub?.close();
     },
+    liveWrites: () => gateway.wsIngest?.close() ?? Promise.resolve(),
     flush: () => backend.close(),
-    liveCounts: () => ({ websockets: gateway.ws?.connections() ?? 0, subscribers: gateway.hub?.size ?? 0 }),
+    liveCounts: () => ({
+      websockets: gateway.ws?.connections() ?? 0,
+      subscribers: gateway.hub?.size ?? 0,
+      producers: gateway.wsIngest?.connections() ?? 0,
+    }),
   });
   process.on('SIGTERM', () => shutdown.signal('SIGTERM'));
   process.on('SIGINT', () => shutdown.signal('SIGINT'));
@@ -85,6 +94,7 @@ async function printBanner(
   port: number,
   demo: boolean,
   loopbackForLackOfCredentials: boolean,
+  anonymousIngest: boolean,
 ): Promise<void> {
   const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
   const base = config.publicUrl ?? `http://${shown}:${port}`;
@@ -92,6 +102,15 @@ async function printBanner(
     '',
     `  Sluice is listening on ${host}:${port}${loopbackForLackOfCredentials ? ' (loopback only: set ADMIN_TOKEN or a config file to listen on all interfaces)' : ''}`,
   ];
+  const wsBase = base.replace(/^http/, 'ws');
+  if (config.roles.ingest) {
+    lines.push(
+      `  WebSocket ingest: ${wsBase}/logs  ` +
+        (anonymousIngest
+          ? `producers without an api_key are accepted into the app their app_id names (WS_INGEST_ANONYMOUS=${config.wsIngest.anonymous === 'on' ? 'true' : 'auto: demo mode, loopback'}; =false refuses them)`
+          : `api_key (an ingest token) required (WS_INGEST_ANONYMOUS=${config.wsIngest.anonymous === 'off' ? 'false' : 'auto: not in demo mode'})`),
+    );
+  }
   const app = demo ? await apps.get('demo').catch(() => null) : null;
   // The demo's read token in the fragment signs the browser in (fragments never reach servers).
   lines.push(`  Dashboard:  ${base}/${app ? `#token=${app.readTokens[0]}` : ''}`);
@@ -113,6 +132,8 @@ async function printBanner(
       `    curl -u token:${ingest} -A 'MyAddon/1.0' -H 'Content-Type: application/logplex-1' --data-binary '${Buffer.byteLength(inputFrame)} ${inputFrame}' ${base}/logs`,
       '  JSON:',
       `    curl -H 'Authorization: Bearer ${ingest}' -H 'Content-Type: application/json' -d '{"level":"warn","message":"disk almost full","context":{"disk":"/dev/sda1"}}' ${base}/api/logs`,
+      '  WebSocket (the seed\'s kit: {"type":"auth"} then {"type":"log"}):',
+      `    node -e 'const w=new (require("ws"))("${wsBase}/logs");w.on("open",()=>{w.send(JSON.stringify({type:"auth",app_id:"demo",api_key:"${ingest}"}));w.send(JSON.stringify({type:"log",seq:1,data:{level:"INFO",message:"hello over ws"}}))});w.on("message",m=>{console.log(String(m));if(String(m).includes("ack"))w.close()})'`,
       '  Read history:',
       `    curl '${base}/api/logs?token=${read}&limit=10'`,
       ...(config.roles.fanout

@@ -28,6 +28,11 @@ export interface ShutdownOptions {
   closeLive: () => void;
   /** Flushes what is buffered and closes the backend (rate-limiter sync, Redis connections). */
   flush: () => Promise<void>;
+  /**
+   * Writes of live producers (WebSocket ingest) still in flight, awaited with the HTTP requests
+   * in flight so that the backend is only flushed once they are stored and acknowledged.
+   */
+  liveWrites?: () => Promise<void>;
   /** Live connections and subscribers now, for the log. */
   liveCounts?: () => Record<string, number>;
   /** Ends the process (tests inject it); default `process.exit`. */
@@ -158,6 +163,7 @@ export function installShutdown(opts: ShutdownOptions): Shutdown {
         });
       }
       onIdle = undefined;
+      await opts.liveWrites?.();
       logger.info({ ms: Date.now() - t0 }, 'shutdown: requests answered; flushing the backend');
 
       // 4. Flush (rate-limiter sync, Redis).

@@ -1,4 +1,4 @@
-import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { TokenGrant } from '../apps/types.js';
@@ -6,6 +6,7 @@ import type { GatewayDeps } from '../deps.js';
 import { GatewayError } from '../errors.js';
 import { resolveThrottled, tooManyAuthFailures } from '../http/auth.js';
 import { requestAddress } from '../http/client-address.js';
+import type { UpgradeRouter } from '../http/upgrade.js';
 import { tooManyConnections } from '../limits/address-slots.js';
 import type { Entry } from '../normalize/entry.js';
 import { compileSubscription, type SubscriptionSpec } from './filter.js';
@@ -63,7 +64,7 @@ function entryFrame(json: string, entry: Entry, chunk: Chunk | undefined): strin
 const UNAUTHENTICATED_CLOSE_GRACE_MS = 1000;
 
 /** Refuses an upgrade with the HTTP answer of `err` (its status, headers and JSON body). */
-function refuseUpgrade(socket: Duplex, err: GatewayError): void {
+export function refuseUpgrade(socket: Duplex, err: GatewayError): void {
   const body = JSON.stringify({ error: err.code, message: err.message });
   const headers = Object.entries(err.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
   socket.end(
@@ -88,7 +89,7 @@ function offeredProtocols(req: IncomingMessage): string[] {
  * `sluice.token.<token>` offered along with `sluice.v1` (browsers can set no header on a
  * WebSocket, and a URL lands in proxy and router access logs; this header does not).
  */
-function upgradeToken(req: IncomingMessage): string | null {
+export function upgradeToken(req: IncomingMessage): string | null {
   const query = (req.url ?? '').indexOf('?');
   const fromUrl = query < 0 ? null : new URLSearchParams(req.url!.slice(query + 1)).get('token');
   if (fromUrl) return fromUrl;
@@ -127,7 +128,7 @@ function selectProtocol(offered: Set<string>): string | false {
  * Browsers (the dashboard) present their token as the subprotocol `sluice.token.<token>` next to
  * `sluice.v1`; the answer names `sluice.v1` only. Nothing here logs request headers.
  */
-export function attachWebSocket(server: Server, deps: GatewayDeps, hub: Hub): WebSocketEndpoint {
+export function attachWebSocket(upgrades: UpgradeRouter, deps: GatewayDeps, hub: Hub): WebSocketEndpoint {
   const cfg = deps.config.fanout;
   const wss = new WebSocketServer({
     noServer: true,
@@ -141,12 +142,7 @@ export function attachWebSocket(server: Server, deps: GatewayDeps, hub: Hub): We
   /** Authenticated. */
   const readers = new Set<WebSocket>();
 
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const path = (req.url ?? '').split('?')[0];
-    if (path !== '/ws') {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
+  upgrades.route('/ws', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (readers.size >= cfg.maxConnections) {
       const message = `this process has ${cfg.maxConnections} live WebSocket connections (FANOUT_MAX_CONNECTIONS); retry later`;
       return refuseUpgrade(socket, new GatewayError('too_many_connections', 503, message, { 'Retry-After': '5' }));

@@ -24,6 +24,8 @@ export interface GatewayMetricsOptions {
   fanout?: FanoutSource;
   /** Open WebSocket connections (registered only with a fan-out). */
   connections?: () => number;
+  /** Producers connected to the WebSocket ingest (`GET /logs`); registered when given. */
+  producers?: () => number;
   /** prom-client's default process and Node.js metrics (heap, event-loop lag, GC, CPU). Default true. */
   defaultMetrics?: boolean;
 }
@@ -187,6 +189,17 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions = {}): GatewayM
       registers,
       collect() {
         this.set(connections());
+      },
+    });
+  }
+  const producers = opts.producers;
+  if (producers) {
+    new Gauge({
+      name: 'sluice_ws_producers',
+      help: 'Producers connected to the WebSocket ingest (GET /logs), authenticated or not.',
+      registers,
+      collect() {
+        this.set(producers());
       },
     });
   }
