@@ -73,6 +73,16 @@ const EnvSchema = z.object({
   FANOUT_REGEX_BUDGET_MS_PER_SEC: int(50, 1, 1000),
   SESSION_TTL_MS: int(360_000, 1000, 86_400_000),
   RATE_LIMIT_SYNC_MS: int(100, 10, 10_000),
+  SYSLOG_TCP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  SYSLOG_TCP_APP: z.string().optional(),
+  SYSLOG_TLS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  SYSLOG_TLS_APP: z.string().optional(),
+  SYSLOG_TLS_CERT: z.string().optional(),
+  SYSLOG_TLS_KEY: z.string().optional(),
+  SYSLOG_MAX_BAD_FRAMES: int(10, 1, 1_000_000),
+  SYSLOG_IDLE_TIMEOUT_MS: int(600_000, 1000, 86_400_000),
+  SYSLOG_MAX_FRAME_BYTES: int(64 * 1024, 256, 1024 * 1024),
+  SYSLOG_MAX_CONNECTIONS: int(1000, 1, 1_000_000),
   CREATE_DEMO_APP: bool.optional(),
   WS_INGEST_ANONYMOUS: z.enum(['auto', 'true', 'false', '1', '0', 'yes', 'no', 'on', 'off']).default('auto'),
   WS_INGEST_MAX_MESSAGE_BYTES: int(1024 * 1024, 1024, 256 * 1024 * 1024),
@@ -158,6 +168,8 @@ export interface Config {
   /** What this process does: accept logs (`ingest`), relay them live (`fanout`), or both. */
   roles: { ingest: boolean; fanout: boolean };
   fanout: FanoutConfig;
+  /** Syslog over TCP (RFC 6587) and TLS (RFC 5425): listeners started only when their port is set. */
+  syslog: SyslogConfig;
   wsIngest: WsIngestConfig;
 }
 
@@ -172,6 +184,22 @@ export interface WsIngestConfig {
   maxMessageBytes: number;
   /** Bytes of messages received and not yet stored per connection before its socket stops being read. */
   maxQueuedBytes: number;
+}
+
+/** The syslog listeners (src/ingest/syslog-tcp/) and their limits. */
+export interface SyslogConfig {
+  /** Plain TCP listener (`SYSLOG_TCP_PORT`), optionally bound to one app (`SYSLOG_TCP_APP`). */
+  tcp?: { port: number; app?: string };
+  /** TLS listener (`SYSLOG_TLS_PORT`), with PEM certificate chain and key paths. */
+  tls?: { port: number; app?: string; certPath: string; keyPath: string };
+  /** Frames without a valid app (or not syslog) before the gateway closes the connection. */
+  maxBadFrames: number;
+  /** A connection silent this long is closed. */
+  idleTimeoutMs: number;
+  /** Largest frame accepted; bigger ones are skipped and counted. */
+  maxFrameBytes: number;
+  /** Open connections per listener. */
+  maxConnections: number;
 }
 
 /** Limits of the live fan-out (per subscriber unless said otherwise). */
@@ -251,6 +279,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new Error(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const e = parsed.data;
+  if (e.SYSLOG_TLS_PORT !== undefined && (!e.SYSLOG_TLS_CERT || !e.SYSLOG_TLS_KEY)) {
+    throw new Error('invalid configuration:\n  SYSLOG_TLS_PORT: needs SYSLOG_TLS_CERT and SYSLOG_TLS_KEY (PEM file paths)');
+  }
   if (e.REDIS_URL || e.REDIS_CLUSTER_NODES) {
     const ms = estimatedHistoryReadMs(e.HISTORY_PER_APP, e.HISTORY_BYTES_PER_APP);
     if (ms > e.REDIS_COMMAND_TIMEOUT_MS) {
@@ -310,6 +341,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       anonymous: e.WS_INGEST_ANONYMOUS === 'auto' ? 'auto' : ['true', '1', 'yes', 'on'].includes(e.WS_INGEST_ANONYMOUS) ? 'on' : 'off',
       maxMessageBytes: e.WS_INGEST_MAX_MESSAGE_BYTES,
       maxQueuedBytes: e.WS_INGEST_MAX_QUEUED_BYTES,
+    },
+    syslog: {
+      tcp: e.SYSLOG_TCP_PORT !== undefined ? { port: e.SYSLOG_TCP_PORT, app: e.SYSLOG_TCP_APP } : undefined,
+      tls:
+        e.SYSLOG_TLS_PORT !== undefined
+          ? { port: e.SYSLOG_TLS_PORT, app: e.SYSLOG_TLS_APP, certPath: e.SYSLOG_TLS_CERT!, keyPath: e.SYSLOG_TLS_KEY! }
+          : undefined,
+      maxBadFrames: e.SYSLOG_MAX_BAD_FRAMES,
+      idleTimeoutMs: e.SYSLOG_IDLE_TIMEOUT_MS,
+      maxFrameBytes: e.SYSLOG_MAX_FRAME_BYTES,
+      maxConnections: e.SYSLOG_MAX_CONNECTIONS,
     },
     redis:
       e.REDIS_URL || e.REDIS_CLUSTER_NODES

@@ -12,6 +12,7 @@ import { attachWsIngest, type WsIngestEndpoint } from './ingest/ws-logs.js';
 import { AddressSlots } from './limits/address-slots.js';
 import { createAuthThrottle } from './limits/auth-throttle.js';
 import { createGatewayMetrics } from './ops/metrics.js';
+import { startSyslogInputs, type SyslogInputs } from './ingest/syslog-tcp/index.js';
 
 /** Options of {@link startGateway}. */
 export interface StartGatewayOptions {
@@ -38,6 +39,8 @@ export interface RunningGateway {
   ws?: WebSocketEndpoint;
   /** The WebSocket ingest (`GET /logs`), with the `ingest` role. */
   wsIngest?: WsIngestEndpoint;
+  /** The syslog TCP/TLS listeners, when configured (`SYSLOG_TCP_PORT`, `SYSLOG_TLS_PORT`). */
+  syslog?: SyslogInputs;
   /** Stops live connections and the hub, stops accepting, answers what is in flight. */
   close(): Promise<void>;
 }
@@ -90,17 +93,22 @@ export function startGateway(opts: StartGatewayOptions): RunningGateway {
     wsIngest = attachWsIngest(upgrades, deps, { anonymous: opts.anonymousIngest ?? config.wsIngest.anonymous === 'on' });
   }
 
+  // Syslog over TCP/TLS: its own listeners on the same address, only when configured.
+  const syslog = startSyslogInputs(deps, opts.host);
+
   return {
     server,
     deps,
     hub,
     ws,
+    syslog,
     wsIngest,
     close: () =>
       new Promise<void>((resolve) => {
         ws?.close();
         void wsIngest?.close();
         hub?.close();
+        void syslog?.close();
         server.close(() => resolve());
         server.closeIdleConnections();
       }),

@@ -73,9 +73,14 @@ async function main(): Promise<void> {
       gateway.ws?.close();
       void gateway.wsIngest?.close();
       gateway.hub?.close();
+      gateway.syslog?.stopAccepting();
     },
     liveWrites: () => gateway.wsIngest?.close() ?? Promise.resolve(),
-    flush: () => backend.close(),
+    // Syslog connections stop being read; the batches they hold are stored before the store closes.
+    flush: async () => {
+      await gateway.syslog?.close();
+      await backend.close();
+    },
     liveCounts: () => ({
       websockets: gateway.ws?.connections() ?? 0,
       subscribers: gateway.hub?.size ?? 0,

@@ -53,6 +53,10 @@ export interface GatewayMetrics {
   storeWrite(seconds: number, ok: boolean): void;
   /** One 401/403, by route template and error code. */
   authFailures(route: string, reason: string): void;
+  /** `n` syslog frames of a listener (`tcp`, `tls`): `stored`, or why they were dropped. */
+  syslogFrames(listener: string, result: string, n: number): void;
+  /** One syslog connection closed by the gateway, by listener and reason (`bad_frames`, `idle`, …). */
+  syslogClosed(listener: string, reason: string): void;
 }
 
 /** Store write latency: from the memory store's microseconds to Redis's command timeout. */
@@ -118,6 +122,18 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions = {}): GatewayM
     registers,
   });
 
+  const syslogFrames = new Counter({
+    name: 'sluice_syslog_frames_total',
+    help: 'Syslog frames received over TCP/TLS, by listener and result (stored, or why dropped: no_token, bad_token, too_large, …).',
+    labelNames: ['listener', 'result'] as const,
+    registers,
+  });
+  const syslogClosed = new Counter({
+    name: 'sluice_syslog_connections_closed_total',
+    help: 'Syslog TCP/TLS connections closed by the gateway, by listener and reason (bad_frames, idle, max_connections, store_unavailable, shutdown).',
+    labelNames: ['listener', 'reason'] as const,
+    registers,
+  });
   const store = opts.store;
   if (store?.kind === 'redis') {
     new Gauge({
@@ -231,6 +247,12 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions = {}): GatewayM
     },
     authFailures(route, reason) {
       authFailures.inc({ route, reason });
+    },
+    syslogFrames(listener, result, n) {
+      if (n > 0) syslogFrames.inc({ listener, result }, n);
+    },
+    syslogClosed(listener, reason) {
+      syslogClosed.inc({ listener, reason });
     },
   };
 }
