@@ -1,3 +1,4 @@
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createMemoryAppRegistry } from './apps/memory-registry.js';
 import { createRedisAppRegistry } from './apps/redis-registry.js';
@@ -16,6 +17,8 @@ export interface Backend {
   store: Store;
   apps: AppRegistry;
   rateLimiter: RateLimiter;
+  /** The Redis connection of a Redis backend (the file input keeps its offsets there). */
+  redis?: Redis | Cluster;
   /** Closes what the backend opened (Redis connections, sync timers). */
   close(): Promise<void>;
 }
@@ -83,6 +86,7 @@ export async function createBackend(config: Config, logger: Logger): Promise<Bac
     store,
     apps: createRedisAppRegistry({ redis, prefix: r.prefix, adminToken: config.adminToken, cacheTtlMs: r.appCacheTtlMs }),
     rateLimiter,
+    redis,
     close: async () => {
       await store.close();
       await rateLimiter.close();

@@ -84,6 +84,12 @@ const EnvSchema = z.object({
   SYSLOG_MAX_FRAME_BYTES: int(64 * 1024, 256, 1024 * 1024),
   SYSLOG_MAX_CONNECTIONS: int(1000, 1, 1_000_000),
   CREATE_DEMO_APP: bool.optional(),
+  FILE_POLL_INTERVAL_MS: int(1000, 50, 600_000),
+  FILE_MAX_LINE_BYTES: int(256 * 1024, 256, 64 * 1024 * 1024),
+  FILE_READ_CHUNK_BYTES: int(64 * 1024, 1024, 64 * 1024 * 1024),
+  FILE_BATCH_MAX: int(500, 1, 100_000),
+  FILE_MULTILINE_QUIET_MS: int(500, 0, 600_000),
+  FILE_MAX_FILES: int(1000, 1, 1_000_000),
   WS_INGEST_ANONYMOUS: z.enum(['auto', 'true', 'false', '1', '0', 'yes', 'no', 'on', 'off']).default('auto'),
   WS_INGEST_MAX_MESSAGE_BYTES: int(1024 * 1024, 1024, 256 * 1024 * 1024),
   WS_INGEST_MAX_QUEUED_BYTES: int(4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
@@ -168,6 +174,8 @@ export interface Config {
   /** What this process does: accept logs (`ingest`), relay them live (`fanout`), or both. */
   roles: { ingest: boolean; fanout: boolean };
   fanout: FanoutConfig;
+  /** The file input (`file_watchers` of the config file, src/ingest/files/). */
+  files: FileInputConfig;
   /** Syslog over TCP (RFC 6587) and TLS (RFC 5425): listeners started only when their port is set. */
   syslog: SyslogConfig;
   wsIngest: WsIngestConfig;
@@ -200,6 +208,22 @@ export interface SyslogConfig {
   maxFrameBytes: number;
   /** Open connections per listener. */
   maxConnections: number;
+}
+
+/** Limits of the file input (src/ingest/files/). */
+export interface FileInputConfig {
+  /** Interval of the poll besides fs.watch (network filesystems send no events); also the retry interval. */
+  pollIntervalMs: number;
+  /** Longest line kept; longer ones are cut (flag `truncated`). Also the most one multi-line text entry keeps. */
+  maxLineBytes: number;
+  /** Bytes read from a file per read. */
+  readChunkBytes: number;
+  /** Most entries per store append. */
+  batchMax: number;
+  /** A pending multi-line `text` entry is stored after this long without a new line. */
+  multilineQuietMs: number;
+  /** Most files one watcher (glob) follows. */
+  maxFiles: number;
 }
 
 /** Limits of the live fan-out (per subscriber unless said otherwise). */
@@ -322,6 +346,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxConnectionsPerAddress: e.MAX_CONNECTIONS_PER_ADDRESS,
     createDemoApp: e.CREATE_DEMO_APP,
     roles: { ingest: e.SLUICE_ROLES.has('ingest'), fanout: e.SLUICE_ROLES.has('fanout') },
+    files: {
+      pollIntervalMs: e.FILE_POLL_INTERVAL_MS,
+      maxLineBytes: e.FILE_MAX_LINE_BYTES,
+      readChunkBytes: e.FILE_READ_CHUNK_BYTES,
+      batchMax: e.FILE_BATCH_MAX,
+      multilineQuietMs: e.FILE_MULTILINE_QUIET_MS,
+      maxFiles: e.FILE_MAX_FILES,
+    },
     fanout: {
       queueMaxMessages: e.FANOUT_QUEUE_MAX_MESSAGES,
       queueMaxBytes: e.FANOUT_QUEUE_MAX_BYTES,

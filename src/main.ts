@@ -6,6 +6,7 @@ import { createBackend } from './backend.js';
 import { startGateway } from './gateway.js';
 import { anonymousIngestAllowed } from './ingest/ws-logs.js';
 import { createLogger } from './log.js';
+import { startFileIngest } from './ingest/files/index.js';
 import { onCommandLine, REGEX_NODE_FLAGS } from './query/regex-flags.js';
 import { USER_REGEX_ENGINE } from './query/user-regex.js';
 import { installShutdown } from './shutdown.js';
@@ -48,6 +49,10 @@ async function main(): Promise<void> {
   // Serve even while Redis is away (health says degraded, ingest answers 503); seeding goes on.
   await Promise.race([seed(), new Promise((r) => setTimeout(r, (config.redis?.connectWaitMs ?? 0) + 1000).unref())]);
 
+  // The file input (`file_watchers`), on processes that ingest; stopped in the shutdown flush.
+  const watchers = fileConfig?.file_watchers ?? [];
+  const files = watchers.length > 0 && config.roles.ingest ? startFileIngest({ config, backend, watchers, logger }) : undefined;
+
   const host = resolveBindHost(config, hasConfigFile);
   const anonymousIngest = anonymousIngestAllowed(config, hasConfigFile, host);
   const gateway = startGateway({
@@ -79,6 +84,8 @@ async function main(): Promise<void> {
     // Syslog connections stop being read; the batches they hold are stored before the store closes.
     flush: async () => {
       await gateway.syslog?.close();
+      // Watched files: what was read is stored and its offsets saved before the store closes.
+      await files?.stop();
       await backend.close();
     },
     liveCounts: () => ({

@@ -19,6 +19,8 @@
  *                                  follow (XREAD), trimmed MAXLEN ~ REDIS_FIREHOSE_MAXLEN
  * <p>:{s<k>}:dd:<key>      STRING  dedupe key (Logplex-Frame-Id, batch_id), PX = DEDUPE_TTL
  * <p>:{meta}:logapps       SET     ids of the apps that have history, for queries over all apps
+ * <p>:{meta}:fileoffsets  HASH    watched file → `{"dev","ino","offset"}` JSON: where the file
+ *                                  input resumes (src/ingest/files/offsets.ts)
  * ```
  *
  * `k` is a hash of the app id modulo the shard count, so an app always lives in one shard: its
@@ -66,5 +68,8 @@ export class RedisKeys {
   }
   logApps(): string {
     return `${this.prefix}:{meta}:logapps`;
+  }
+  fileOffsets(): string {
+    return `${this.prefix}:{meta}:fileoffsets`;
   }
 }

@@ -187,13 +187,14 @@ export function startFileWatchers(opts: FileWatchersOptions): FileWatchers {
     }
     if (stopped || !saved) return;
     groups = opts.watchers.map((cfg) => new WatchGroup(cfg, opts.baseDir, opts, saved));
+    for (const g of groups) g.ensureWatch();
+    await Promise.all(groups.map((g) => g.scan()));
+    if (stopped) return;
+    // Logged once every file has been opened (and read up to now): lines written from here on are read.
     logger.info(
       { watchers: groups.map((g) => ({ app: g.cfg.app_id, file: g.pattern, format: g.cfg.format })), offsets: opts.offsets.where },
       'watching files',
     );
-    for (const g of groups) g.ensureWatch();
-    await Promise.all(groups.map((g) => g.scan()));
-    if (stopped) return;
     poll = setInterval(() => {
       for (const g of groups) {
         g.ensureWatch();
