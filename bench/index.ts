@@ -1,6 +1,6 @@
 /**
  * `npm run bench` (`npm run bench -- --quick` for a shorter run; `--only=decode` / `--only=http`
- * / `--only=redis` / `--only=fanout`; `--no-redis`, `--no-fanout`).
+ * / `--only=redis` / `--only=fanout` / `--only=syslog`; `--no-redis`, `--no-fanout`, `--no-syslog`).
  *
  * Prints decode throughput (lines/s, MB/s) on 100-line and ~1 MB bodies and HTTP ingest lines/s
  * on `POST /drain`, each beside a bare `node:http` server and npm `logfmt` measured in the same
@@ -278,6 +278,12 @@ for (const r of redisRuns) {
   }
 }
 console.log(table(rows));
+
+// Syslog over TCP (bench/syslog.ts) beside POST /api/logs for the same lines and rsyslogd: its own tables and targets.
+if (!args.includes('--no-syslog') && (only === undefined || only === 'syslog')) {
+  const { runSyslogBench } = await import('./syslog.js');
+  await runSyslogBench({ bodies: small, token, connections: 2, warmupMs: httpOpts.warmupMs, durationMs: httpOpts.durationMs });
+}
 
 // The fan-out benchmark (bench/fanout.ts) prints its own tables and targets.
 if (!args.includes('--no-fanout') && (only === undefined || only === 'fanout')) {
