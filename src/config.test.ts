@@ -41,6 +41,19 @@ describe('configuration', () => {
     expect(() => loadConfig({ FANOUT_MAX_UNAUTHENTICATED: '0' })).toThrow(/FANOUT_MAX_UNAUTHENTICATED/);
   });
 
+  it('bounds the file input by default: lines, reads, batches, files per glob, multi-line wait', () => {
+    expect(loadConfig({}).files).toEqual({
+      pollIntervalMs: 1000,
+      maxLineBytes: 256 * 1024,
+      readChunkBytes: 64 * 1024,
+      batchMax: 500,
+      multilineQuietMs: 500,
+      maxFiles: 1000,
+    });
+    expect(loadConfig({ FILE_POLL_INTERVAL_MS: '100', FILE_BATCH_MAX: '3' }).files).toMatchObject({ pollIntervalMs: 100, batchMax: 3 });
+    expect(() => loadConfig({ FILE_MAX_LINE_BYTES: '0' })).toThrow(/FILE_MAX_LINE_BYTES/);
+  });
+
   it('bounds user regexes in time: 1 s per history read, 50 ms a second per live subscription, never unbounded', () => {
     const config = loadConfig({});
     expect(config.queryRegexBudgetMs).toBe(1000);
