@@ -318,6 +318,10 @@ export class WsProducer {
       }
       if (duplicate) this.deps.metrics?.duplicate(ROUTE);
       else this.deps.metrics?.lines(ROUTE, 201, entries.length);
+      // The acks of a group go out in one write (a `log` per entry makes one ack per entry).
+      const raw = (this.ws as unknown as { _socket?: import('node:net').Socket })._socket;
+      raw?.cork();
+      process.nextTick(() => raw?.uncork());
       for (const r of segment) {
         if (r.op.seq === undefined) continue;
         const saved = duplicate ? 0 : r.entries.length;
