@@ -285,6 +285,12 @@ if (!args.includes('--no-syslog') && (only === undefined || only === 'syslog')) 
   await runSyslogBench({ bodies: small, token, connections: 2, warmupMs: httpOpts.warmupMs, durationMs: httpOpts.durationMs });
 }
 
+// WebSocket ingest (bench/ws-ingest.ts, `--only=ws`, skipped with `--no-ws`) beside POST /api/logs for the same entries.
+if (!args.includes('--no-ws') && (only === undefined || only === 'ws')) {
+  const { printWsIngest, runWsIngestBench } = await import('./ws-ingest.js');
+  printWsIngest(await runWsIngestBench({ quick }));
+}
+
 // The fan-out benchmark (bench/fanout.ts) prints its own tables and targets.
 if (!args.includes('--no-fanout') && (only === undefined || only === 'fanout')) {
   const { runFanoutBench } = await import('./fanout.js');
