@@ -4,7 +4,7 @@ import { appRoutes } from './apps/routes.js';
 import { dashboardRoutes } from './dashboard/route.js';
 import type { GatewayDeps } from './deps.js';
 import { GatewayError } from './errors.js';
-import { presentedToken, resolveThrottled } from './http/auth.js';
+import { presentedToken, readScope, resolveThrottled } from './http/auth.js';
 import { contextAddress } from './http/client-address.js';
 import { DRAIN_PATHS, drainRoutes } from './ingest/drain.js';
 import { jsonLogRoutes } from './ingest/json-logs.js';
@@ -101,7 +101,7 @@ export function createApp(deps: GatewayDeps, hub?: Hub): Hono {
 async function healthProducers(c: Context, deps: GatewayDeps): Promise<unknown> {
   const token = presentedToken(c, { bearer: true, query: true });
   const grant = token ? await resolveThrottled(deps, () => contextAddress(c, deps.config.trustProxy), token).catch(() => null) : null;
-  const summary = deps.wsProducers!(grant && grant.kind !== 'admin' ? grant.appId : undefined);
+  const summary = deps.wsProducers!(grant ? (readScope(grant, deps.demo) ?? undefined) : undefined);
   if (!summary) return { connections: 0 };
   return grant ? summary : { connections: summary.connections };
 }

@@ -25,6 +25,12 @@ export interface GatewayDeps {
   authThrottle?: AuthThrottle;
   /** Open live connections per client address (`MAX_CONNECTIONS_PER_ADDRESS`); absent: unlimited. */
   streamSlots?: AddressSlots;
+  /**
+   * The local demo mode with anonymous WebSocket producers (main.ts: WS_INGEST_ANONYMOUS resolved
+   * on because there is no ADMIN_TOKEN, no config file and a loopback bind): a read token then
+   * reads every app (src/http/auth.ts, readScope). Absent: off.
+   */
+  demo?: boolean;
   /** Prometheus metrics (`GET /metrics`); absent: nothing is counted and /metrics is not served. */
   metrics?: GatewayMetrics;
 }

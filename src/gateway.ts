@@ -29,6 +29,11 @@ export interface StartGatewayOptions {
    * WS_INGEST_ANONYMOUS=true.
    */
   anonymousIngest?: boolean;
+  /**
+   * The local demo mode with anonymous producers on (main.ts: `anonymousIngest` resolved on by
+   * the demo-mode rule): a read token reads every app (GatewayDeps.demo). Default: off.
+   */
+  demo?: boolean;
 }
 
 /** A running gateway: its HTTP server, and the fan-out parts when the process has that role. */
@@ -67,6 +72,7 @@ export function startGateway(opts: StartGatewayOptions): RunningGateway {
     // Per client address (src/http/client-address.ts): auth failures, open live connections.
     authThrottle: createAuthThrottle({ perMinute: config.authFailuresPerMin }),
     streamSlots: new AddressSlots(config.maxConnectionsPerAddress),
+    demo: opts.demo === true,
   };
   const hub = config.roles.fanout
     ? new Hub(store, {

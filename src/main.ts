@@ -4,7 +4,7 @@ import type { AppRegistry } from './apps/types.js';
 import { loadConfig, resolveBindHost, type Config } from './config.js';
 import { createBackend } from './backend.js';
 import { startGateway } from './gateway.js';
-import { anonymousIngestAllowed } from './ingest/ws-logs.js';
+import { anonymousIngestAllowed, localDemoMode } from './ingest/ws-logs.js';
 import { createLogger } from './log.js';
 import { startFileIngest } from './ingest/files/index.js';
 import { onCommandLine, REGEX_NODE_FLAGS } from './query/regex-flags.js';
@@ -55,6 +55,9 @@ async function main(): Promise<void> {
 
   const host = resolveBindHost(config, hasConfigFile);
   const anonymousIngest = anonymousIngestAllowed(config, hasConfigFile, host);
+  // Anonymous producers create the apps they name; in the local demo mode a read token (the
+  // banner's) then reads every app, so the dashboard's picker shows them. Never outside it.
+  const demoReadsAll = anonymousIngest && localDemoMode(config, hasConfigFile, host);
   const gateway = startGateway({
     config,
     backend,
@@ -62,10 +65,11 @@ async function main(): Promise<void> {
     host,
     port: config.port,
     anonymousIngest,
+    demo: demoReadsAll,
     onListening: (port) => {
       logger.info({ port, host, store: store.kind }, 'listening');
       // Loopback for lack of credentials (no HOST chosen): say how to listen on all interfaces.
-      void printBanner(config, apps, host, port, createDemo, !config.host && host === '127.0.0.1', anonymousIngest);
+      void printBanner(config, apps, host, port, createDemo, !config.host && host === '127.0.0.1', anonymousIngest, demoReadsAll);
     },
   });
 
@@ -107,6 +111,7 @@ async function printBanner(
   demo: boolean,
   loopbackForLackOfCredentials: boolean,
   anonymousIngest: boolean,
+  demoReadsAll: boolean,
 ): Promise<void> {
   const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
   const base = config.publicUrl ?? `http://${shown}:${port}`;
@@ -134,7 +139,7 @@ async function printBanner(
     const frame = '<134>1 2025-01-15T14:22:00.123456+00:00 host app web.1 - level=info msg="hello from curl" measure#latency=12ms';
     const inputFrame = '<190>1 2025-01-15T14:22:00.123456+00:00 my-addon my-addon worker.1 - - count#jobs.done=1 msg="from an add-on"';
     lines.push(
-      `  Demo app:   demo   ingest token ${ingest}   read token ${read}`,
+      `  Demo app:   demo   ingest token ${ingest}   read token ${read}${demoReadsAll ? '  (demo mode: the read token reads every app)' : ''}`,
       '',
       '  Heroku drain:',
       `    heroku drains:add '${origin.protocol}//token:${ingest}@${origin.host}/drain' --app YOUR_APP`,

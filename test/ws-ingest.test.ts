@@ -84,8 +84,8 @@ function client(url: string, opts: WebSocket.ClientOptions = {}) {
   };
 }
 
-async function readLogs(base: string, token: string): Promise<Record<string, unknown>[]> {
-  const res = await request(`${base}/api/logs?token=${token}&limit=5000`);
+async function readLogs(base: string, token: string, appId?: string): Promise<Record<string, unknown>[]> {
+  const res = await request(`${base}/api/logs?token=${token}&limit=5000${appId ? `&app_id=${appId}` : ''}`);
   const body = (await res.body.json()) as { entries: Record<string, unknown>[] };
   if (res.statusCode !== 200) throw new Error(`GET /api/logs → ${res.statusCode}: ${JSON.stringify(body)}`);
   return body.entries.reverse(); // oldest first
@@ -396,14 +396,15 @@ describe.skipIf(!redis)('WebSocket ingest with Redis', () => {
         return raw ? (JSON.parse(raw) as { readTokens: string[] }).readTokens[0]! : null;
       };
       const nodeRead = await until(() => readToken('my-node-app'), (t) => t !== null);
-      const nodeEntries = await until(() => readLogs(gw.url, nodeRead!), (e) => e.length >= 1);
+      // In demo mode a read token reads every app (test/demo-mode.test.ts): name the app.
+      const nodeEntries = await until(() => readLogs(gw.url, nodeRead!, 'my-node-app'), (e) => e.length >= 1);
       expect(nodeEntries.map((e) => [e.level, e.message, e.tags])).toEqual([['INFO', 'hello from an unauthenticated producer', ['demo']]]);
       const ws = (transport as unknown as { ws: WebSocket }).ws;
       ws.removeAllListeners('close');
       ws.close();
       if (py) {
         const pyRead = await until(() => readToken('my-python-app'), (t) => t !== null);
-        const pyEntries = await until(() => readLogs(gw.url, pyRead!), (e) => e.length >= 3);
+        const pyEntries = await until(() => readLogs(gw.url, pyRead!, 'my-python-app'), (e) => e.length >= 3);
         // The seed formats with '%(message)s': logging appends the traceback to the message too.
         expect(pyEntries.map((e) => [e.level, (e.message as string).split('\n')[0]])).toEqual([
           ['INFO', 'Application started'],

@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { GatewayDeps } from '../deps.js';
 import { GatewayError } from '../errors.js';
-import { requireGrant } from '../http/auth.js';
+import { readScope, requireGrant } from '../http/auth.js';
 import type { App } from './types.js';
 
 const CreateAppBody = z.object({ id: z.string() }).strict();
@@ -16,7 +16,8 @@ const RotateBody = z
 /**
  * App administration: `POST /api/apps`, `GET /api/apps`, `GET /api/apps/:id`,
  * `POST /api/apps/:id/rotate`. Creating, reading tokens and rotating take the admin token;
- * listing also answers a read/ingest token, with only its own app.
+ * listing also answers a read/ingest token, with only its own app (a read token in demo mode:
+ * every app, see readScope in src/http/auth.ts).
  */
 export function appRoutes(deps: GatewayDeps): Hono {
   const app = new Hono();
@@ -33,7 +34,9 @@ export function appRoutes(deps: GatewayDeps): Hono {
   app.get('/api/apps', async (c) => {
     const grant = await requireGrant(c, deps, { bearer: true, query: true, allow: ['admin', 'read', 'ingest'] });
     const all = await deps.apps.list();
-    return c.json({ apps: grant.kind === 'admin' ? all : all.filter((a) => a.id === grant.appId) });
+    // A read token lists what it may read: its app, or every app in demo mode (readScope).
+    const scope = readScope(grant, deps.demo); // an ingest token: its app
+    return c.json({ apps: scope === null ? all : all.filter((a) => a.id === scope) });
   });
 
   app.get('/api/apps/:id', async (c) => {

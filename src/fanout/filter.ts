@@ -1,6 +1,7 @@
 import type { TokenGrant } from '../apps/types.js';
 import type { AppRegistry } from '../apps/types.js';
 import { GatewayError } from '../errors.js';
+import { canRead, readScope } from '../http/auth.js';
 import type { Entry, Level } from '../normalize/entry.js';
 import { parseLevelAlias } from '../normalize/level.js';
 import { UNMETERED, type RegexBudget } from '../query/regex-budget.js';
@@ -8,7 +9,7 @@ import { compileFilter } from '../store/query.js';
 
 /** What a live subscriber asked for (WebSocket `subscribe`, SSE query, Logplex session). */
 export interface SubscriptionSpec {
-  /** Apps to follow; empty = the token's app (admin: every app). */
+  /** Apps to follow; empty = the token's app (admin, and a read token in demo mode: every app). */
   apps?: string[];
   /** Levels or aliases; one means that level and above, several mean exactly those. */
   levels?: string[];
@@ -23,7 +24,7 @@ export interface SubscriptionSpec {
 
 /** A subscription's filter, checked: the apps it may see and a predicate for entries. */
 export interface CompiledSubscription {
-  /** The apps followed, or null for every app (admin without a list). */
+  /** The apps followed, or null for every app (a token that reads every app, without a list). */
   apps: string[] | null;
   matches(entry: Entry): boolean;
   /**
@@ -42,21 +43,27 @@ export interface CompiledSubscription {
 /**
  * Checks a subscription against the token and compiles its filter. Throws GatewayError with the
  * stable codes of the protocol: `forbidden` (an app the token may not read), `unknown_app`,
- * `invalid_level`, `invalid_regex`.
+ * `invalid_level`, `invalid_regex`. `demo`: GatewayDeps.demo (src/http/auth.ts, readScope).
  */
-export async function compileSubscription(spec: SubscriptionSpec, grant: TokenGrant, registry: AppRegistry): Promise<CompiledSubscription> {
+export async function compileSubscription(
+  spec: SubscriptionSpec,
+  grant: TokenGrant,
+  registry: AppRegistry,
+  demo?: boolean,
+): Promise<CompiledSubscription> {
   let apps: string[] | null;
   const requested = (spec.apps ?? []).filter((a) => typeof a === 'string' && a !== '');
+  const scope = readScope(grant, demo);
   if (requested.length === 0) {
-    apps = grant.kind === 'admin' ? null : [grant.appId];
+    apps = scope === null ? null : [scope];
   } else {
     for (const app of requested) {
-      if (grant.kind !== 'admin' && grant.appId !== app) {
+      if (!canRead(grant, app, demo)) {
         throw new GatewayError('forbidden', 403, `this token may not read app ${app}`);
       }
     }
     apps = [...new Set(requested)];
-    if (grant.kind === 'admin') {
+    if (scope === null) {
       for (const app of apps) if (!(await registry.get(app))) throw new GatewayError('unknown_app', 404, `no app ${app}`);
     }
   }

@@ -66,7 +66,7 @@ export function sessionRoutes(deps: GatewayDeps, hub: Hub): Hono {
       throw new GatewayError('invalid_body', 400, `${issue?.path.join('.') || 'body'}: ${issue?.message}`);
     }
     const spec: SubscriptionSpec = { apps: [body.data.channel_id], proc: body.data.ps, source: body.data.source };
-    await compileSubscription(spec, grant, deps.apps); // refuse a forbidden or unknown app now
+    await compileSubscription(spec, grant, deps.apps, deps.demo); // refuse a forbidden or unknown app now
     const id = randomUUID();
     const tail = body.data.tail === true || body.data.tail === 'true';
     sessions.set(id, { spec, grant, num: body.data.num ?? 100, tail });
@@ -76,7 +76,7 @@ export function sessionRoutes(deps: GatewayDeps, hub: Hub): Hono {
   app.get('/sessions/:id', async (c) => {
     const session = sessions.get(c.req.param('id'));
     if (!session) throw new GatewayError('not_found', 404, 'no such session (sessions expire after 360 s unused)');
-    const filter = await compileSubscription(session.spec, session.grant, deps.apps);
+    const filter = await compileSubscription(session.spec, session.grant, deps.apps, deps.demo);
     const res = nodeResponse(c);
     // One of the address's MAX_CONNECTIONS_PER_ADDRESS live connections (503 when it has them all).
     const release = deps.streamSlots?.take(contextAddress(c, deps.config.trustProxy));

@@ -44,6 +44,7 @@ export function sseRoutes(deps: GatewayDeps, hub: Hub): Hono {
       },
       grant,
       deps.apps,
+      deps.demo,
     );
     const sinceId = c.req.header('last-event-id') || q('last_event_id') || q('since_id');
     const history = Math.max(0, Math.floor(Number(q('history') ?? 0)) || 0);

@@ -292,6 +292,7 @@ export function attachWebSocket(upgrades: UpgradeRouter, deps: GatewayDeps, hub:
           },
           grant!,
           deps.apps,
+          deps.demo,
         );
       } catch (err) {
         if (err instanceof GatewayError) return sendError(err.code, err.message);

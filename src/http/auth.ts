@@ -107,7 +107,20 @@ export async function requireGrant(c: Context, deps: GrantDeps, opts: RequireGra
   return grant;
 }
 
-/** Whether a grant may read the app's history and tail. */
-export function canRead(grant: TokenGrant, appId: string): boolean {
-  return grant.kind === 'admin' || grant.appId === appId;
+/**
+ * The apps a grant may read (history, live tail, SSE, the app list): null for every app, else
+ * the one app it belongs to. The admin token reads every app, an app's token its own app; in the
+ * local demo mode (`demo`, GatewayDeps.demo: anonymous WebSocket producers write any app they
+ * name) a read token reads every app too, so the dashboard signed in with the demo read token
+ * shows the apps those producers created. The one rule behind every per-app read check.
+ */
+export function readScope(grant: TokenGrant, demo: boolean | undefined): string | null {
+  if (grant.kind === 'admin' || (demo === true && grant.kind === 'read')) return null;
+  return grant.appId;
+}
+
+/** Whether a grant may read the app's history and tail (see {@link readScope}). */
+export function canRead(grant: TokenGrant, appId: string, demo: boolean | undefined): boolean {
+  const scope = readScope(grant, demo);
+  return scope === null || scope === appId;
 }

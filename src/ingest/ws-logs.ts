@@ -33,6 +33,11 @@ export interface WsIngestEndpoint {
  */
 export function anonymousIngestAllowed(config: Config, hasConfigFile: boolean, host: string): boolean {
   if (config.wsIngest.anonymous !== 'auto') return config.wsIngest.anonymous === 'on';
+  return localDemoMode(config, hasConfigFile, host);
+}
+
+/** The local demo mode: no ADMIN_TOKEN, no config file, and a loopback bind address. */
+export function localDemoMode(config: Config, hasConfigFile: boolean, host: string): boolean {
   const loopback = host === 'localhost' || host === '::1' || /^127\./.test(host);
   return !config.adminToken && !hasConfigFile && loopback;
 }

@@ -3,7 +3,7 @@ import type { TokenGrant } from '../apps/types.js';
 import { parseTimestampString } from '../decode/timestamp.js';
 import type { GatewayDeps } from '../deps.js';
 import { GatewayError } from '../errors.js';
-import { canRead, requireGrant } from '../http/auth.js';
+import { canRead, readScope, requireGrant } from '../http/auth.js';
 import { LEVELS, type Level } from '../normalize/entry.js';
 import { parseLevelAlias } from '../normalize/level.js';
 import { entriesJsonArray, entryJson } from '../normalize/serialize.js';
@@ -11,14 +11,15 @@ import type { QueryFilter } from '../store/types.js';
 
 /**
  * History reads: `GET /api/logs` (filters, newest first, paged) and `GET /api/logs/:id`.
- * A read token reads its own app; the admin token reads every app; another app → 403.
+ * A read token reads its own app (in demo mode every app); the admin token reads every app;
+ * another app → 403 (src/http/auth.ts, readScope).
  */
 export function historyRoutes(deps: GatewayDeps): Hono {
   const app = new Hono();
 
   app.get('/api/logs', async (c) => {
     const grant = await readGrant(c, deps);
-    const filter = parseFilter(c, grant, deps.config.queryMaxLimit);
+    const filter = parseFilter(c, grant, deps.config.queryMaxLimit, deps.demo);
     if (filter.regex !== undefined) filter.regexBudgetMs = deps.config.queryRegexBudgetMs;
     const { total, entries } = await deps.store.query(filter);
     // Built as text: an entry that cannot be serialised is left out (counted), not a 500.
@@ -28,7 +29,8 @@ export function historyRoutes(deps: GatewayDeps): Hono {
 
   app.get('/api/logs/:id', async (c) => {
     const grant = await readGrant(c, deps);
-    const appIds = grant.kind === 'admin' ? undefined : [grant.appId];
+    const scope = readScope(grant, deps.demo);
+    const appIds = scope === null ? undefined : [scope];
     const entry = await deps.store.get(c.req.param('id'), appIds);
     if (!entry) throw new GatewayError('not_found', 404, 'no entry with that id or trace_id');
     const json = entryJson(entry);
@@ -44,8 +46,8 @@ export function readGrant(c: Context, deps: GatewayDeps): Promise<TokenGrant> {
   return requireGrant(c, deps, { bearer: true, basic: true, query: true, allow: ['read', 'admin'] });
 }
 
-/** Query string → QueryFilter, checking the grant may read the requested apps. */
-export function parseFilter(c: Context, grant: TokenGrant, maxLimit: number): QueryFilter {
+/** Query string → QueryFilter, checking the grant may read the requested apps (`demo`: GatewayDeps.demo). */
+export function parseFilter(c: Context, grant: TokenGrant, maxLimit: number, demo?: boolean): QueryFilter {
   const q = (name: string) => {
     const v = c.req.query(name);
     return v === undefined || v === '' ? undefined : v;
@@ -55,10 +57,11 @@ export function parseFilter(c: Context, grant: TokenGrant, maxLimit: number): Qu
   if (requested) {
     appIds = requested.split(',').map((s) => s.trim()).filter(Boolean);
     for (const id of appIds) {
-      if (!canRead(grant, id)) throw new GatewayError('forbidden', 403, `this token may not read app ${id}`);
+      if (!canRead(grant, id, demo)) throw new GatewayError('forbidden', 403, `this token may not read app ${id}`);
     }
-  } else if (grant.kind !== 'admin') {
-    appIds = [grant.appId];
+  } else {
+    const scope = readScope(grant, demo);
+    if (scope !== null) appIds = [scope];
   }
 
   const filter: QueryFilter = {
