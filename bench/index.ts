@@ -288,7 +288,7 @@ if (!args.includes('--no-syslog') && (only === undefined || only === 'syslog')) 
 // WebSocket ingest (bench/ws-ingest.ts, `--only=ws`, skipped with `--no-ws`) beside POST /api/logs for the same entries.
 if (!args.includes('--no-ws') && (only === undefined || only === 'ws')) {
   const { printWsIngest, runWsIngestBench } = await import('./ws-ingest.js');
-  printWsIngest(await runWsIngestBench({ quick }));
+  printWsIngest(await runWsIngestBench({ quick, serverNodeArgs: httpOpts.serverNodeArgs }));
 }
 
 // The fan-out benchmark (bench/fanout.ts) prints its own tables and targets.
