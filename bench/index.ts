@@ -282,7 +282,7 @@ console.log(table(rows));
 // Syslog over TCP (bench/syslog.ts) beside POST /api/logs for the same lines and rsyslogd: its own tables and targets.
 if (!args.includes('--no-syslog') && (only === undefined || only === 'syslog')) {
   const { runSyslogBench } = await import('./syslog.js');
-  await runSyslogBench({ bodies: small, token, connections: 2, warmupMs: httpOpts.warmupMs, durationMs: httpOpts.durationMs });
+  await runSyslogBench({ bodies: small, token, connections: 2, warmupMs: httpOpts.warmupMs, durationMs: httpOpts.durationMs, serverNodeArgs: httpOpts.serverNodeArgs });
 }
 
 // WebSocket ingest (bench/ws-ingest.ts, `--only=ws`, skipped with `--no-ws`) beside POST /api/logs for the same entries.

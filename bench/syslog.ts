@@ -9,14 +9,14 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { splitFrames } from '../src/decode/octet-frames.js';
 import { parseSyslogFrame } from '../src/decode/syslog.js';
 import type { Body } from './bodies.js';
-import { runHttp, type HttpResult } from './http-ingest.js';
+import { machineJiffies, runHttp, type HttpResult } from './http-ingest.js';
 import { ratio, si, table } from './measure.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -31,6 +31,8 @@ export interface SyslogBenchOptions {
   durationMs: number;
   /** TCP connections of the syslog sender. */
   connections: number;
+  /** Extra node flags of the gateway children (`--server-flags`, `--profile`'s `--cpu-prof`). */
+  serverNodeArgs?: string[];
 }
 
 /** One syslog TCP run. */
@@ -39,6 +41,8 @@ interface TcpResult {
   linesPerSec: number;
   serverCpu: number;
   clientCpu: number;
+  /** All processes on all cores over the window (out of cores × 100 %). */
+  machineCpu: number;
   stored: number;
 }
 
@@ -136,14 +140,19 @@ async function measureTcp(name: string, port: number, pid: number, stream: Buffe
   const n0 = await count();
   const cpu0 = procCpuSec(pid);
   const own0 = process.cpuUsage();
+  const machine0 = machineJiffies();
   const t0 = performance.now();
   await sleep(opts.durationMs);
+  const machine1 = machineJiffies();
   const n1 = await count();
   const sec = (performance.now() - t0) / 1000;
   const cpu = procCpuSec(pid) - cpu0;
   const own = process.cpuUsage(own0);
   await sender.stop();
-  return { name, linesPerSec: (n1 - n0) / sec, serverCpu: (cpu / sec) * 100, clientCpu: ((own.user + own.system) / 1e6 / sec) * 100, stored: n1 };
+  return { name, linesPerSec: (n1 - n0) / sec, serverCpu: (cpu / sec) * 100, clientCpu: ((own.user + own.system) / 1e6 / sec) * 100,
+    machineCpu: ((machine1.busy - machine0.busy) / (machine1.total - machine0.total)) * availableParallelism() * 100,
+    stored: n1,
+  };
 }
 
 async function startChild(cmd: string, args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray[] }> {
@@ -274,9 +283,9 @@ export async function runSyslogBench(opts: SyslogBenchOptions): Promise<void> {
       check: (status) => (status === 201 ? null : `status ${status}`),
     },
     json,
-    { connections: 2, inflight: 2, warmupMs: opts.warmupMs, durationMs: opts.durationMs },
+    { connections: 2, inflight: 2, warmupMs: opts.warmupMs, durationMs: opts.durationMs, serverNodeArgs: opts.serverNodeArgs },
   );
-  const gw = await startChild(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('servers/sluice-syslog.ts', import.meta.url)), opts.token], /^BENCH_PORT=/);
+  const gw = await startChild(process.execPath, [...(opts.serverNodeArgs ?? []), '--import', 'tsx', fileURLToPath(new URL('servers/sluice-syslog.ts', import.meta.url)), opts.token], /^BENCH_PORT=/);
   let tcp: TcpResult;
   try {
     const get = (k: string) => Number(gw.match.find((m) => m[1] === k)![2]);
@@ -293,6 +302,11 @@ export async function runSyslogBench(opts: SyslogBenchOptions): Promise<void> {
   console.log(table(rows));
   if (http.failures) console.log(`  POST /api/logs failures: ${http.failureReasons.join('; ')}`);
   if (typeof rs === 'string') console.log(`  rsyslog: ${rs}`);
+  // Other sessions' processes on a shared VM show up here: such a window is not comparable.
+  for (const r of [http, tcp, ...(typeof rs !== 'string' ? [rs] : [])]) {
+    const other = r.machineCpu - r.serverCpu - r.clientCpu;
+    if (other > 20) console.log(`  WARNING: ${other.toFixed(0)}% of CPU went elsewhere during the "${r.name}" window (other load?): its figures are disturbed, run again`);
+  }
   console.log('\nratios:');
   console.log(table([
     ['sluice syslog TCP / POST /api/logs (same lines)', ratio(tcp.linesPerSec, http.linesPerSec)],

@@ -17,7 +17,7 @@ import { syslogToEntry, type SyslogEntryContext } from './from-syslog.js';
 import { ulidAt } from './ulid.js';
 
 /** The framer's hard ceiling: frames kept were accepted under a limit at most this big. */
-const READ_MAX_FRAME_BYTES = 65536;
+export const READ_MAX_FRAME_BYTES = 65536;
 
 /** A request's accepted syslog frames and the facts its entries share. */
 export interface SyslogBatch {

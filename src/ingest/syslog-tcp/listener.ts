@@ -4,6 +4,17 @@
  * `syslogToEntry`, stored in batches. The listener's behaviour is specified in
  * protocol/README.md ("Syslog over TCP and TLS").
  *
+ * A batch is a run of frames of one app, either all without a token (the bound app) or all with
+ * one; its entries get one ULID run and are built when it is stored. To a store that keeps bytes
+ * (Redis), a run without tokens goes as a `SyslogBatch`, as `POST /drain` sends one: its frames
+ * octet-counted (raw-batch.ts) and the parsed records. A run with tokens (STRUCTURED-DATA `token`,
+ * or a token as APP-NAME) goes as entries, since its bytes hold the secret (as `POST /logs` does).
+ * The memory store gets entries in every case: it would only build them from the records (with
+ * the same `syslogToEntry` context), and packing bytes it never reads cost 12 % of the listener
+ * (bench/README.md, "Syslog over TCP"). Every entry of a batch has the receive time of the
+ * batch's first frame (`received_at`: at most {@link LINGER_MS} plus the batch's own reading
+ * earlier than its frame's).
+ *
  * Back-pressure: a connection is read only while fewer than {@link MAX_APPENDS_IN_FLIGHT}
  * batches of it are being stored (or waiting for the app's rate budget); otherwise its socket is
  * not read, the kernel buffers fill and TCP slows the sender. What a connection holds is thus
@@ -13,11 +24,15 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { nowMicros } from '../../decode/timestamp.js';
 import { parseSyslogFrame } from '../../decode/syslog.js';
+import type { SyslogRecord } from '../../decode/types.js';
 import type { GatewayDeps } from '../../deps.js';
 import { resolveThrottled } from '../../http/auth.js';
 import type { Entry } from '../../normalize/entry.js';
-import { syslogToEntry } from '../../normalize/from-syslog.js';
-import type { Store } from '../../store/types.js';
+import { syslogToEntry, type SyslogEntryContext } from '../../normalize/from-syslog.js';
+import { receivedAtDate } from '../../normalize/syslog-batch.js';
+import { ulidAt, ulidRun } from '../../normalize/ulid.js';
+import type { AppendRequest, Store } from '../../store/types.js';
+import { packMessages } from './raw-batch.js';
 import { FrameAppResolver, type AppOfFrame } from './resolve-app.js';
 import { SyslogStreamFramer, type StreamFrame } from './stream-framer.js';
 
@@ -72,6 +87,19 @@ export interface SyslogListener {
    * batches), then closes the connections. Resolves once all of that is done.
    */
   close(): Promise<void>;
+}
+
+/** Frames taken and not yet stored: one app; see the module comment. */
+export interface Batch {
+  appId: string;
+  /** `nowMicros()` when the first frame was read: every entry's `received_at`. */
+  receivedAt: string;
+  records: SyslogRecord[];
+  /** The frames' MSGs (views on the chunks) when no frame had a token; undefined otherwise. */
+  frames: StreamFrame[] | undefined;
+  /** `source` in place of a token APP-NAME, by record (batches with tokens only). */
+  overrides: (string | undefined)[];
+  bytes: number;
 }
 
 /** Frames dropped for a reason that counts toward `maxBadFrames`. */
@@ -133,8 +161,7 @@ class Connection {
   readonly done: Promise<void>;
   private readonly framer: SyslogStreamFramer;
   private readonly resolver: FrameAppResolver;
-  private batch: Entry[] = [];
-  private batchBytes = 0;
+  private batch: Batch | undefined;
   private bad = 0;
   /** The appends of this connection, one after the other (entries stay in stream order). */
   private chain: Promise<void> = Promise.resolve();
@@ -181,7 +208,7 @@ class Connection {
         this.countErrors(r.errors);
         await this.take(r.frames);
         if (this.stopped) break;
-        if (this.batch.length > 0 && this.linger === undefined) {
+        if (this.batch !== undefined && this.linger === undefined) {
           this.linger = setTimeout(() => this.flush(), LINGER_MS);
         }
         // Back-pressure: the socket is not read while enough of this connection is being stored.
@@ -216,8 +243,9 @@ class Connection {
   /** Decodes and resolves frames into the batch, storing it whenever it is full. */
   private async take(frames: StreamFrame[]): Promise<void> {
     if (frames.length === 0) return;
-    const receivedAt = new Date();
     const receivedMicros = nowMicros();
+    // The RFC 3164 year anchor as a store re-reading the bytes derives it (syslogBatchEntries).
+    const receivedAt = receivedAtDate(receivedMicros);
     for (const f of frames) {
       if (this.stopped) return;
       const parsed = parseSyslogFrame(f.buf, f.start, f.end, 'input', receivedAt);
@@ -232,9 +260,23 @@ class Connection {
         this.dropped(app.reason, 1);
         continue;
       }
-      this.batch.push(syslogToEntry(rec, { appId: app.appId, receivedAt: receivedMicros, appNameOverride: app.appNameOverride }));
-      this.batchBytes += f.end - f.start;
-      if (this.batch.length >= MAX_BATCH_ENTRIES || this.batchBytes >= MAX_BATCH_BYTES) {
+      const raw = app.bound === true;
+      let b = this.batch;
+      if (b !== undefined && (b.appId !== app.appId || (b.frames !== undefined) !== raw)) {
+        // Another app, or tokens starting or stopping: the batch so far goes first.
+        this.flush();
+        while (this.inFlight >= MAX_APPENDS_IN_FLIGHT) await this.chain;
+        b = undefined;
+      }
+      if (b === undefined) {
+        b = { appId: app.appId, receivedAt: receivedMicros, records: [], frames: raw ? [] : undefined, overrides: [], bytes: 0 };
+        this.batch = b;
+      }
+      b.records.push(rec);
+      if (b.frames !== undefined) b.frames.push(f);
+      else b.overrides.push(app.appNameOverride);
+      b.bytes += f.end - f.start;
+      if (b.records.length >= MAX_BATCH_ENTRIES || b.bytes >= MAX_BATCH_BYTES) {
         this.flush();
         while (this.inFlight >= MAX_APPENDS_IN_FLIGHT) await this.chain;
       }
@@ -247,31 +289,31 @@ class Connection {
       clearTimeout(this.linger);
       this.linger = undefined;
     }
-    if (this.batch.length === 0) return;
-    const entries = this.batch;
-    this.batch = [];
-    this.batchBytes = 0;
+    const batch = this.batch;
+    if (batch === undefined) return;
+    this.batch = undefined;
     this.inFlight++;
     this.chain = this.chain
-      .then(() => this.append(entries))
+      .then(() => this.append(batch))
       .finally(() => this.inFlight--);
   }
 
-  private async append(entries: Entry[]): Promise<void> {
+  private async append(batch: Batch): Promise<void> {
     const { deps, kind } = this.opts;
+    const n = batch.records.length;
     if (this.closeReason === 'store_unavailable') {
-      deps.metrics?.syslogFrames(kind, 'store_unavailable', entries.length);
+      deps.metrics?.syslogFrames(kind, 'store_unavailable', n);
       return;
     }
     try {
-      await this.chargeRate(entries);
-      await this.store.append({ entries });
-      deps.metrics?.syslogFrames(kind, 'stored', entries.length);
+      await this.chargeRate(batch.appId, n);
+      await this.store.append(appendRequest(batch, this.store.kind !== 'memory'));
+      deps.metrics?.syslogFrames(kind, 'stored', n);
     } catch (err) {
       // No reply channel: the sender learns it through the closed connection (rsyslog and
       // syslog-ng then reconnect and resend from their own queues).
-      deps.metrics?.syslogFrames(kind, 'store_unavailable', entries.length);
-      deps.logger.warn({ listener: kind, entries: entries.length, err: (err as Error).message }, 'syslog: store append failed; closing the connection');
+      deps.metrics?.syslogFrames(kind, 'store_unavailable', n);
+      deps.logger.warn({ listener: kind, entries: n, err: (err as Error).message }, 'syslog: store append failed; closing the connection');
       this.stop('store_unavailable');
     }
   }
@@ -280,15 +322,34 @@ class Connection {
    * Rate limits per app: over its budget, the batch waits (and with it the connection's reading:
    * TCP slows the sender) rather than being dropped; syslog has no way to ask for a resend.
    */
-  private async chargeRate(entries: Entry[]): Promise<void> {
-    const counts = new Map<string, number>();
-    for (const e of entries) counts.set(e.app_id, (counts.get(e.app_id) ?? 0) + 1);
-    for (const [appId, n] of counts) {
-      for (;;) {
-        const r = await this.opts.deps.rateLimiter.take(appId, n);
-        if (r.ok) break;
-        await new Promise((res) => setTimeout(res, Math.min(1000, r.retryAfterSec * 1000)));
-      }
+  private async chargeRate(appId: string, n: number): Promise<void> {
+    for (;;) {
+      const r = await this.opts.deps.rateLimiter.take(appId, n);
+      if (r.ok) break;
+      await new Promise((res) => setTimeout(res, Math.min(1000, r.retryAfterSec * 1000)));
     }
   }
+}
+
+/**
+ * What a batch asks of the store (`keepsBytes`: a store that keeps a `SyslogBatch`'s frames); its
+ * ids are drawn now, when it is stored, so they follow the order of the stream (the connection's
+ * appends run one after the other).
+ */
+export function appendRequest(batch: Batch, keepsBytes: boolean): AppendRequest {
+  const { appId, receivedAt, records } = batch;
+  const count = records.length;
+  const firstId = ulidRun(count);
+  const frames = keepsBytes && batch.frames !== undefined ? packMessages(batch.frames) : null;
+  if (frames !== null) return { syslog: { appId, mode: 'input', receivedAt, firstId, count, frames, records } };
+  // A batch with tokens, or whose bytes would not read back as its frames, or for the memory
+  // store: its entries, as syslogBatchEntries builds them.
+  const ctx: SyslogEntryContext = { appId, receivedAt, id: firstId, appNameOverride: undefined };
+  const entries: Entry[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    ctx.id = ulidAt(firstId, i);
+    ctx.appNameOverride = batch.overrides[i];
+    entries[i] = syslogToEntry(records[i]!, ctx);
+  }
+  return { entries };
 }

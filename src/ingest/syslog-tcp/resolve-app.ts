@@ -13,8 +13,11 @@ import type { SyslogRecord } from '../../decode/types.js';
 /** Why a frame has no app. */
 export type NoAppReason = 'no_token' | 'bad_token' | 'too_many_auth_failures';
 
-/** The app of a frame, and the `source` to store in place of a token APP-NAME. */
-export type AppOfFrame = { appId: string; appNameOverride?: string } | { reason: NoAppReason };
+/**
+ * The app of a frame, and the `source` to store in place of a token APP-NAME. `bound`: the frame
+ * carried no token at all (the listener's bound app), so its bytes hold no secret and may be kept.
+ */
+export type AppOfFrame = { appId: string; appNameOverride?: string; bound?: true } | { reason: NoAppReason };
 
 /** Resolves a token to a grant (the registry, through the auth-failure throttle). */
 export type GrantLookup = (token: string) => Promise<TokenGrant | null>;
@@ -30,12 +33,16 @@ const GRANT_CACHE_MAX = 64;
  */
 export class FrameAppResolver {
   private readonly cache = new Map<string, { grant: TokenGrant | null; at: number }>();
+  /** The answer for frames without a token (one object for them all: callers only read it). */
+  private readonly bound: AppOfFrame;
 
   constructor(
     private readonly lookup: GrantLookup,
-    private readonly boundApp: string | undefined,
+    boundApp: string | undefined,
     private readonly now: () => number = () => performance.now(),
-  ) {}
+  ) {
+    this.bound = boundApp !== undefined ? { appId: boundApp, bound: true } : { reason: 'no_token' };
+  }
 
   /**
    * The app of `rec` (whose SD loses its `token` parameter), or why there is none: a value when
@@ -48,7 +55,7 @@ export class FrameAppResolver {
     // APP-NAME may hold the token as well (or another one): never store it.
     const nameIsToken = name !== null && name.startsWith('t.');
     const token = sdToken ?? (nameIsToken ? name : undefined);
-    if (token === undefined) return this.boundApp !== undefined ? { appId: this.boundApp } : { reason: 'no_token' };
+    if (token === undefined) return this.bound;
     const hit = this.cache.get(token);
     if (hit !== undefined && this.now() - hit.at <= GRANT_CACHE_MS) return answer(hit.grant, nameIsToken);
     return this.lookupAndCache(token).then(

@@ -33,7 +33,11 @@ export type StreamFrameError =
   /** The stream ended inside an octet-counted frame. */
   | 'truncated';
 
-/** One whole frame: its MSG is `buf[start, end)` (valid until the next `push`). */
+/**
+ * One whole frame: its MSG is `buf[start, end)`, a view on the chunk pushed or on a copy the
+ * framer made; the framer never writes into either, so it stays valid while the caller keeps the
+ * chunk unchanged (the listener holds a batch's frames until the batch is stored).
+ */
 export interface StreamFrame {
   buf: Buffer;
   start: number;
