@@ -2,9 +2,13 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The client library is a workspace: npm ci needs its manifest, the root build compiles it.
+COPY clients/node/package.json ./clients/node/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY clients/node/tsconfig.json ./clients/node/
+COPY clients/node/src ./clients/node/src
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: only the built code and production dependencies.

@@ -3,7 +3,7 @@ import { REGEX_NODE_FLAGS } from './src/query/regex-flags.js';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'clients/node/src/**/*.test.ts'],
     // Test processes run regexes as `npm start` does (user regexes on the fast engine, src/query/user-regex.ts).
     execArgv: [...REGEX_NODE_FLAGS],
     testTimeout: 20_000,
