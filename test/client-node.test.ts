@@ -1,0 +1,122 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DistributedLogger } from '../clients/node/src/index.js';
+import { liveApp, sleep, writeAppsConfig } from './support/live.js';
+import { startGatewayProcess, type GatewayProcess } from './support/process.js';
+
+/**
+ * The Node client (clients/node, issue 12) against the real gateway process: levels, context,
+ * stack traces and events arrive as logged; entries logged while the gateway is down are
+ * buffered and arrive exactly once after it comes back (memory store: the restarted gateway
+ * starts empty, so what it holds is exactly what the outage buffered).
+ */
+
+const APP = liveApp('client-node');
+const CONFIG = writeAppsConfig([APP]);
+// History holds every line the outage test sends (the default keeps Logplex's 1500).
+const BASE_ENV = { HOST: '127.0.0.1', LOG_LEVEL: 'info', RATE_LIMIT_LINES_PER_SEC: '0', HISTORY_PER_APP: '10000', SLUICE_CONFIG: CONFIG };
+
+const started: GatewayProcess[] = [];
+async function start(env: Record<string, string> = {}): Promise<GatewayProcess> {
+  const gw = await startGatewayProcess({ ...BASE_ENV, ...env });
+  started.push(gw);
+  return gw;
+}
+afterEach(() => {
+  for (const gw of started.splice(0)) if (gw.child.exitCode === null && gw.child.signalCode === null) gw.child.kill('SIGKILL');
+});
+
+interface Stored { level: string; message: string; source?: string; category?: string; tags?: string[]; stack_trace?: string; context?: Record<string, any> }
+
+/** Every stored entry of the app, paging through the history API. */
+async function history(gw: GatewayProcess): Promise<{ total: number; entries: Stored[] }> {
+  const entries: Stored[] = [];
+  let total = 0;
+  for (let offset = 0; ; offset += 1000) {
+    const res = await fetch(`${gw.url}/api/logs?limit=1000&offset=${offset}`, { headers: { Authorization: `Bearer ${APP.read}` } });
+    expect(res.status).toBe(200);
+    const page = (await res.json()) as { total: number; entries: Stored[] };
+    total = page.total;
+    entries.push(...page.entries);
+    if (page.entries.length < 1000) break;
+  }
+  return { total, entries };
+}
+
+describe('@sluice/client against the gateway process', () => {
+  it('delivers levels, metadata as context, stack traces, tags and custom events', async () => {
+    const gw = await start();
+    const logger = new DistributedLogger({
+      endpoint: `${gw.url}/api/logs`,
+      serviceName: APP.id,
+      componentName: 'user-service',
+      apiKey: APP.ingest,
+      handleExit: false,
+    }).start();
+    const sent: number[] = [];
+    logger.on('batch_sent', (e: { count: number }) => sent.push(e.count));
+    logger.debug('cache warm', { keys: 12 });
+    logger.info('User logged in successfully', { user_id: 12345, login_method: 'oauth', tags: ['auth'] });
+    logger.warn('slow query', { ms: 812 });
+    logger.error('Database connection failed', { database: 'users-db', error: new Error('CONN_TIMEOUT') });
+    logger.fatal('out of memory');
+    logger.custom('payment_completed', { amount: 99.99, currency: 'USD', transaction_id: 'txn_abc123' });
+    await logger.stop();
+    expect(logger.stats()).toMatchObject({ sent: 6, failed: 0, dropped: 0, buffered: 0, state: 'stopped' });
+    expect(sent).toEqual([6]);
+
+    const { total, entries } = await history(gw);
+    expect(total).toBe(6);
+    const by = new Map(entries.map((e) => [e.message, e]));
+    expect(by.get('cache warm')).toMatchObject({ level: 'DEBUG', source: 'user-service', context: { keys: 12 } });
+    expect(by.get('User logged in successfully')).toMatchObject({
+      level: 'INFO',
+      context: { user_id: 12345, login_method: 'oauth' },
+      tags: ['auth'],
+    });
+    expect(by.get('slow query')).toMatchObject({ level: 'WARN' });
+    const err = by.get('Database connection failed')!;
+    expect(err).toMatchObject({ level: 'ERROR', context: { database: 'users-db', error: 'CONN_TIMEOUT' } });
+    expect(err.stack_trace).toContain('Error: CONN_TIMEOUT');
+    expect(by.get('out of memory')).toMatchObject({ level: 'FATAL' });
+    expect(by.get('payment_completed')).toMatchObject({ level: 'INFO', category: 'event', context: { amount: 99.99, currency: 'USD' } });
+    expect(new Set(entries.map((e) => e.context?.request_id)).size).toBe(6);
+  });
+
+  it('entries logged while the gateway is stopped arrive exactly once after it restarts', async () => {
+    const gw1 = await start();
+    const port = gw1.port;
+    const logger = new DistributedLogger({
+      endpoint: gw1.url,
+      serviceName: APP.id,
+      apiKey: APP.ingest,
+      handleExit: false,
+      flushIntervalMs: 200,
+      maxRetries: 1_000,
+      // Backoff waits at most 2 s here so the test does not depend on a 30 s jitter draw.
+      random: () => 0.25,
+    }).start();
+    logger.info('before the outage');
+    await logger.flush();
+    expect(logger.stats().sent).toBe(1);
+
+    expect(await gw1.stop()).toBe(0);
+    const N = 3_000;
+    for (let i = 0; i < N; i++) logger.info(`during ${i}`, { i });
+    await sleep(3_000);
+    const s = logger.stats();
+    expect(s.sent).toBe(1);
+    expect(s.buffered).toBe(N);
+    expect(s.retries).toBeGreaterThan(0);
+    expect(['error', 'retrying', 'sending']).toContain(s.state);
+
+    const gw2 = await start({ PORT: String(port) });
+    await logger.flush();
+    await logger.stop();
+    expect(logger.stats()).toMatchObject({ sent: N + 1, failed: 0, dropped: 0, buffered: 0 });
+
+    const { total, entries } = await history(gw2);
+    expect(total).toBe(N);
+    const seen = entries.map((e) => e.context?.i as number).sort((a, b) => a - b);
+    expect(seen).toEqual(Array.from({ length: N }, (_, i) => i));
+  }, 60_000);
+});
