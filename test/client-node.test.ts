@@ -1,3 +1,6 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DistributedLogger } from '../clients/node/src/index.js';
 import { liveApp, sleep, writeAppsConfig } from './support/live.js';
@@ -7,7 +10,8 @@ import { startGatewayProcess, type GatewayProcess } from './support/process.js';
  * The Node client (clients/node, issue 12) against the real gateway process: levels, context,
  * stack traces and events arrive as logged; entries logged while the gateway is down are
  * buffered and arrive exactly once after it comes back (memory store: the restarted gateway
- * starts empty, so what it holds is exactly what the outage buffered).
+ * starts empty, so what it holds is exactly what the outage buffered); a lost acknowledgement
+ * gives no duplicate.
  */
 
 const APP = liveApp('client-node');
@@ -119,4 +123,57 @@ describe('@sluice/client against the gateway process', () => {
     const seen = entries.map((e) => e.context?.i as number).sort((a, b) => a - b);
     expect(seen).toEqual(Array.from({ length: N }, (_, i) => i));
   }, 60_000);
+});
+
+describe('@sluice/client when an acknowledgement is lost', () => {
+  it('the gateway stored the batch, the connection died before the answer: the retry (same batch_id) stores nothing twice', async () => {
+    const gw = await start();
+    // A proxy that forwards the first request, waits for the gateway's answer, then cuts the
+    // client's connection instead of passing the answer on; later requests pass through.
+    let requests = 0;
+    const batchIds: string[] = [];
+    const proxy = http.createServer((req, res) => {
+      const n = ++requests;
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const raw = req.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body;
+        batchIds.push((JSON.parse(raw.toString()) as { batch_id: string }).batch_id);
+        const up = http.request(`${gw.url}${req.url}`, { method: req.method, headers: req.headers }, (upRes) => {
+          const parts: Buffer[] = [];
+          upRes.on('data', (c: Buffer) => parts.push(c));
+          upRes.on('end', () => {
+            if (n === 1) return req.socket.destroy();
+            res.writeHead(upRes.statusCode!, upRes.headers);
+            res.end(Buffer.concat(parts));
+          });
+        });
+        up.end(body);
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const logger = new DistributedLogger({
+        endpoint: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+        serviceName: APP.id,
+        apiKey: APP.ingest,
+        handleExit: false,
+        random: () => 0.1,
+      }).start();
+      const sent: Array<{ duplicate: boolean; attempts: number }> = [];
+      logger.on('batch_sent', (e) => sent.push(e));
+      for (let i = 0; i < 100; i++) logger.info(`lost-ack ${i}`, { i });
+      await logger.stop();
+      expect(requests).toBe(2);
+      expect(batchIds[0]).toBe(batchIds[1]);
+      expect(sent).toEqual([expect.objectContaining({ duplicate: true, attempts: 2 })]);
+      expect(logger.stats()).toMatchObject({ sent: 100, failed: 0, retries: 1 });
+      const { total } = await history(gw);
+      expect(total).toBe(100);
+    } finally {
+      proxy.closeAllConnections();
+      proxy.close();
+    }
+  });
 });

@@ -62,8 +62,9 @@ export class HttpTransport implements Transport {
       });
     } catch (err) {
       // Connection refused/reset, DNS, timeout: all worth another try.
-      const e = err as Error & { cause?: { code?: string } };
-      return { ok: false, retryable: true, error: e.cause?.code ?? e.name ?? String(err) };
+      const e = err as Error & { cause?: { code?: string; message?: string } };
+      const why = e.name === 'TimeoutError' ? 'timeout' : (e.cause?.code ?? e.cause?.message ?? e.message ?? String(err));
+      return { ok: false, retryable: true, error: why };
     }
     let text = '';
     try {
