@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DistributedLogger } from '../clients/node/src/index.js';
@@ -175,5 +177,41 @@ describe('@sluice/client when an acknowledgement is lost', () => {
       proxy.closeAllConnections();
       proxy.close();
     }
+  });
+});
+
+describe('@sluice/client handleExit', () => {
+  const clientSrc = new URL('../clients/node/src/index.ts', import.meta.url).href;
+  function runApp(gw: GatewayProcess, body: string) {
+    const script = `
+      const { DistributedLogger } = await import(${JSON.stringify(clientSrc)});
+      const logger = new DistributedLogger({ endpoint: ${JSON.stringify(gw.url)}, serviceName: ${JSON.stringify(APP.id)}, apiKey: ${JSON.stringify(APP.ingest)} }).start();
+      ${body}`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('../', import.meta.url)),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+      child.on('exit', (code, signal) => r({ code, signal })),
+    );
+    return { child, exited, stdout: () => out };
+  }
+
+  it('an app that just ends (beforeExit) has its entries delivered, without calling stop()', async () => {
+    const gw = await start();
+    const app = runApp(gw, `for (let i = 0; i < 3; i++) logger.info('exit ' + i);`);
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+    expect((await history(gw)).total).toBe(3);
+  });
+
+  it('SIGTERM flushes, then the signal takes its default course', async () => {
+    const gw = await start();
+    const app = runApp(gw, `logger.info('a'); logger.info('b'); setInterval(() => {}, 1000); console.log('ready');`);
+    while (!app.stdout().includes('ready')) await sleep(20);
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toEqual({ code: null, signal: 'SIGTERM' });
+    expect((await history(gw)).total).toBe(2);
   });
 });
