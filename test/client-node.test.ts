@@ -156,6 +156,37 @@ async function outage(storeEnv: Record<string, string>, historySurvives: boolean
   expect(entries.map((e) => e.context?.i as number).reverse()).toEqual(expected);
 }
 
+describe('@sluice/client with a full buffer', () => {
+  it('drops exactly the oldest while the gateway is down; the stored WARN entry gives the count', async () => {
+    const gw1 = await start();
+    const port = gw1.port;
+    await gw1.stop();
+    const logger = new DistributedLogger({
+      endpoint: gw1.url,
+      serviceName: APP.id,
+      apiKey: APP.ingest,
+      handleExit: false,
+      maxBufferEntries: 50,
+      flushIntervalMs: 100,
+      random: () => 0.25,
+    }).start();
+    for (let i = 0; i < 120; i++) logger.info(`overflow ${i}`, { i });
+    expect(logger.stats()).toMatchObject({ dropped: 70, buffered: 50 });
+    await sleep(500);
+    const gw2 = await start({ PORT: String(port) });
+    await logger.stop();
+    expect(logger.stats()).toMatchObject({ sent: 51, dropped: 70, failed: 0, buffered: 0 });
+
+    const { entries } = await history(gw2);
+    const kept = entries.filter((e) => typeof e.context?.i === 'number').map((e) => e.context!.i as number).sort((a, b) => a - b);
+    expect(kept).toEqual(Array.from({ length: 50 }, (_, k) => k + 70));
+    const warns = entries.filter((e) => e.category === 'sluice.client');
+    expect(warns).toHaveLength(1);
+    expect(warns[0]).toMatchObject({ level: 'WARN', context: { dropped: 70 } });
+    expect(warns[0]!.message).toMatch(/^sluice client: buffer overflow, 70 entries dropped since \d{4}-\d\d-\d\dT/);
+  }, 30_000);
+});
+
 describe('@sluice/client when an acknowledgement is lost', () => {
   it('the gateway stored the batch, the connection died before the answer: the retry (same batch_id) stores nothing twice', async () => {
     const gw = await start();

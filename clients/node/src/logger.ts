@@ -338,7 +338,8 @@ export class DistributedLogger extends EventEmitter {
       else this.queue.unshift(item);
     } else this.queue.push(item);
     this.queuedBytes += item.bytes;
-    this.enforceBounds();
+    // The loss report goes first and is exempt: dropping it would hide the very gap it reports.
+    if (!atFront) this.enforceBounds();
     if (this._state === 'batching' && !this.sending) {
       if (this.pendingCount() >= this.batchSize) this.schedulePump();
       else this.armBatchTimer();
