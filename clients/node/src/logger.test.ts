@@ -90,6 +90,34 @@ describe('the batcher', () => {
   });
 });
 
+describe('flush and stop edge cases', () => {
+  it('flush() on a logger never started resolves at once and keeps the entries for start()', async () => {
+    const { logger, transport } = make();
+    logger.info('early');
+    await logger.flush();
+    expect(transport.calls).toHaveLength(0);
+    expect(logger.stats().buffered).toBe(1);
+    logger.start();
+    await logger.flush();
+    expect(transport.calls.map((c) => c.entries.map((e) => e.message))).toEqual([['early']]);
+  });
+
+  it('a batch stop() gave up on while it was on the wire is counted once, as failed', async () => {
+    const { logger, transport } = make({ stopTimeoutMs: 1_000 });
+    let answer!: (r: SendResult) => void;
+    transport.send = () => new Promise<SendResult>((r) => (answer = r));
+    logger.start();
+    logger.info('slow');
+    void logger.flush();
+    const stopped = logger.stop();
+    await vi.advanceTimersByTimeAsync(1_000);
+    await stopped;
+    answer({ ok: true, status: 201, duplicate: false });
+    await settle();
+    expect(logger.stats()).toMatchObject({ sent: 0, failed: 1, buffered: 0, state: 'stopped' });
+  });
+});
+
 describe('entries', () => {
   it('carry µs timestamps, a unique id, app_id, source, the level and the metadata as context', async () => {
     const { logger, transport } = make();

@@ -169,9 +169,12 @@ export class DistributedLogger extends EventEmitter {
     return this;
   }
 
-  /** Sends everything buffered now; resolves when the buffer is empty or the logger has failed. */
+  /**
+   * Sends everything buffered now; resolves when the buffer is empty or the logger has failed.
+   * On a stopped logger (nothing can be sent) it resolves at once; the entries stay buffered.
+   */
   flush(): Promise<void> {
-    if (this.isIdle()) return Promise.resolve();
+    if (this.isIdle() || (this._state === 'stopped' && !this.stopping)) return Promise.resolve();
     return new Promise((resolve) => {
       this.drainWaiters.push(resolve);
       this.draining = true;
@@ -470,6 +473,8 @@ export class DistributedLogger extends EventEmitter {
       result = { ok: false, retryable: true, error: String((err as Error)?.message ?? err) };
     }
     this.sending = false;
+    // stop() gave up on this batch while it was on the wire: it is already counted as failed.
+    if (this.inflight !== batch) return;
     if (result.ok) {
       this.inflight = null;
       this.counters.sent += batch.items.length;
