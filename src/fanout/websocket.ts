@@ -1,14 +1,14 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { TokenGrant } from '../apps/types.js';
 import type { GatewayDeps } from '../deps.js';
 import { GatewayError } from '../errors.js';
-import { resolveThrottled, tooManyAuthFailures } from '../http/auth.js';
-import { requestAddress } from '../http/client-address.js';
-import type { UpgradeRouter } from '../http/upgrade.js';
-import { tooManyConnections } from '../limits/address-slots.js';
+import { resolveThrottled } from '../http/auth.js';
+import { admitUpgrade, refuseUpgrade, selectProtocol, type UpgradeRouter } from '../http/upgrade.js';
 import type { Entry } from '../normalize/entry.js';
+
+export { refuseUpgrade, upgradeToken, WS_PROTOCOL, WS_TOKEN_PROTOCOL_PREFIX } from '../http/upgrade.js';
 import { compileSubscription, type SubscriptionSpec } from './filter.js';
 import type { Hub } from './hub.js';
 import type { Chunk, Gap, Sink, Subscriber } from './subscriber.js';
@@ -63,54 +63,6 @@ function entryFrame(json: string, entry: Entry, chunk: Chunk | undefined): strin
 /** How long a socket closed for want of a valid token gets to answer the close before it is cut. */
 const UNAUTHENTICATED_CLOSE_GRACE_MS = 1000;
 
-/** Refuses an upgrade with the HTTP answer of `err` (its status, headers and JSON body). */
-export function refuseUpgrade(socket: Duplex, err: GatewayError): void {
-  const body = JSON.stringify({ error: err.code, message: err.message });
-  const headers = Object.entries(err.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-  socket.end(
-    `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\n${headers}Content-Type: application/json\r\n` +
-      `Connection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
-}
-
-/** The subprotocol this endpoint speaks: the one answered in `Sec-WebSocket-Protocol`. */
-export const WS_PROTOCOL = 'sluice.v1';
-/** Prefix of the offered subprotocol that carries a token (`sluice.token.<token>`); never answered. */
-export const WS_TOKEN_PROTOCOL_PREFIX = 'sluice.token.';
-
-/** The subprotocols offered in `Sec-WebSocket-Protocol` (a comma-separated list; `ws` validates it). */
-function offeredProtocols(req: IncomingMessage): string[] {
-  const header = req.headers['sec-websocket-protocol'];
-  return header ? header.split(',').map((p) => p.trim()) : [];
-}
-
-/**
- * The token of an upgrade request: `?token=`, `Authorization: Bearer`, or the subprotocol
- * `sluice.token.<token>` offered along with `sluice.v1` (browsers can set no header on a
- * WebSocket, and a URL lands in proxy and router access logs; this header does not).
- */
-export function upgradeToken(req: IncomingMessage): string | null {
-  const query = (req.url ?? '').indexOf('?');
-  const fromUrl = query < 0 ? null : new URLSearchParams(req.url!.slice(query + 1)).get('token');
-  if (fromUrl) return fromUrl;
-  const header = req.headers.authorization;
-  const bearer = header?.toLowerCase().startsWith('bearer ') ? header.slice(7).trim() : '';
-  if (bearer) return bearer;
-  const offered = offeredProtocols(req);
-  if (!offered.includes(WS_PROTOCOL)) return null;
-  const carrier = offered.find((p) => p.startsWith(WS_TOKEN_PROTOCOL_PREFIX));
-  return carrier?.slice(WS_TOKEN_PROTOCOL_PREFIX.length) || null;
-}
-
-/**
- * `handleProtocols` of the WebSocketServer: answers `sluice.v1` when it is offered, and nothing
- * otherwise (then a client that offered something else fails the handshake by itself); the
- * token subprotocol is never answered, so the token is not sent back.
- */
-function selectProtocol(offered: Set<string>): string | false {
-  return offered.has(WS_PROTOCOL) ? WS_PROTOCOL : false;
-}
-
 /**
  * `GET /ws`: the protocol of protocol/README.md ("Live tail"), on `ws` with
  * permessage-deflate off (measured 8× slower here) and frames built as strings from each
@@ -147,22 +99,13 @@ export function attachWebSocket(upgrades: UpgradeRouter, deps: GatewayDeps, hub:
       const message = `this process has ${cfg.maxConnections} live WebSocket connections (FANOUT_MAX_CONNECTIONS); retry later`;
       return refuseUpgrade(socket, new GatewayError('too_many_connections', 503, message, { 'Retry-After': '5' }));
     }
-    const token = upgradeToken(req);
-    if (!token && pending.size >= cfg.maxUnauthenticated) {
-      // The pool frees as its sockets reach their auth deadline.
-      const message =
-        'too many connections are waiting to authenticate; present the token at the upgrade (?token=, Authorization: Bearer, ' +
-        'or the subprotocols sluice.v1 and sluice.token.<token>), or retry later';
-      const retryAfter = String(Math.max(1, Math.ceil(cfg.authTimeoutMs / 1000)));
-      return refuseUpgrade(socket, new GatewayError('too_many_unauthenticated', 503, message, { 'Retry-After': retryAfter }));
-    }
-    const address = requestAddress(req, deps.config.trustProxy);
-    const wait = token ? (deps.authThrottle?.retryAfter(address) ?? 0) : 0;
-    if (wait > 0 && !deps.apps.resolveCached(token!)) return refuseUpgrade(socket, tooManyAuthFailures(wait));
-    const release = deps.streamSlots?.acquire(address);
-    if (release === null) return refuseUpgrade(socket, tooManyConnections(deps.streamSlots!.max));
-    // The raw socket closes however the connection ends (handshake aborted included).
-    if (release) socket.once('close', release);
+    const admitted = admitUpgrade(req, socket, deps, {
+      waiting: pending.size,
+      tokenlessAllowed: false,
+      hint: '?token=, Authorization: Bearer, or the subprotocols sluice.v1 and sluice.token.<token>',
+    });
+    if (!admitted) return;
+    const { token, address } = admitted;
     wss.handleUpgrade(req, socket, head, (ws) => {
       alive.add(ws);
       pending.add(ws);

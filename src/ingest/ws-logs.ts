@@ -4,10 +4,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import type { GatewayDeps } from '../deps.js';
 import { GatewayError } from '../errors.js';
-import { refuseUpgrade, upgradeToken } from '../fanout/websocket.js';
-import { requestAddress } from '../http/client-address.js';
-import type { UpgradeRouter } from '../http/upgrade.js';
-import { tooManyConnections } from '../limits/address-slots.js';
+import { admitUpgrade, refuseUpgrade, type UpgradeRouter } from '../http/upgrade.js';
 import { ProducerRegistry, type ProducerSummary } from './ws-producers.js';
 import { WsProducer } from './ws-producer.js';
 
@@ -80,22 +77,13 @@ export function attachWsIngest(upgrades: UpgradeRouter, deps: GatewayDeps, opts:
     if (closing) {
       return refuseUpgrade(socket, new GatewayError('shutting_down', 503, 'the gateway is restarting; retry', { 'Retry-After': '1' }));
     }
-    const token = upgradeToken(req);
-    if (!token && !opts.anonymous && pending.size >= fanoutCfg.maxUnauthenticated) {
-      const message =
-        'too many connections are waiting to authenticate; present the ingest token at the upgrade (?token=, ' +
-        'Authorization: Bearer), or retry later';
-      const retryAfter = String(Math.max(1, Math.ceil(fanoutCfg.authTimeoutMs / 1000)));
-      return refuseUpgrade(socket, new GatewayError('too_many_unauthenticated', 503, message, { 'Retry-After': retryAfter }));
-    }
-    const address = requestAddress(req, deps.config.trustProxy);
-    const wait = token ? (deps.authThrottle?.retryAfter(address) ?? 0) : 0;
-    if (wait > 0 && !deps.apps.resolveCached(token!)) {
-      return refuseUpgrade(socket, new GatewayError('too_many_auth_failures', 429, `too many failed authentications from this address; retry in ${wait} s`, { 'Retry-After': String(wait) }));
-    }
-    const release = deps.streamSlots?.acquire(address);
-    if (release === null) return refuseUpgrade(socket, tooManyConnections(deps.streamSlots!.max));
-    if (release) socket.once('close', release);
+    const admitted = admitUpgrade(req, socket, deps, {
+      waiting: pending.size,
+      tokenlessAllowed: opts.anonymous,
+      hint: '?token=, Authorization: Bearer',
+    });
+    if (!admitted) return;
+    const { token, address } = admitted;
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const conn = new WsProducer(ws, deps, {
         address,
