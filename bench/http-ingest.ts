@@ -123,7 +123,8 @@ async function startServer(target: HttpTarget, nodeArgs: string[]): Promise<{ ch
   return { child, port, stderr: () => err };
 }
 
-async function stopServer(child: ChildProcess): Promise<void> {
+/** SIGTERM, SIGKILL after 3 s: resolves once the child exited. */
+export async function stopServer(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');

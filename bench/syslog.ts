@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { splitFrames } from '../src/decode/octet-frames.js';
 import { parseSyslogFrame } from '../src/decode/syslog.js';
 import type { Body } from './bodies.js';
-import { machineJiffies, runHttp, type HttpResult } from './http-ingest.js';
+import { machineJiffies, runHttp, stopServer, type HttpResult } from './http-ingest.js';
 import { ratio, si, table } from './measure.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -176,14 +176,6 @@ async function startChild(cmd: string, args: string[], ready: RegExp): Promise<{
   return { child, match };
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(t);
-}
 
 /** Lines (LFs) in `path` from byte `from` on; returns the new count and size. */
 function countLf(path: string, state: { size: number; lines: number }): number {
@@ -255,7 +247,7 @@ async function runRsyslog(stream: Buffer, opts: SyslogBenchOptions): Promise<Tcp
     const state = { size: 0, lines: 0 };
     return await measureTcp(`rsyslogd ${rsyslogVersion(bin)} imtcp → omfile`, port, child.pid!, stream, async () => countLf(out, state), opts);
   } finally {
-    await stop(child);
+    await stopServer(child);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -292,7 +284,7 @@ export async function runSyslogBench(opts: SyslogBenchOptions): Promise<void> {
     const httpPort = get('BENCH_PORT');
     tcp = await measureTcp('sluice syslog TCP (octet-counted, bound app)', get('SYSLOG_PORT'), gw.child.pid!, stream, () => storedLines(httpPort), opts);
   } finally {
-    await stop(gw.child);
+    await stopServer(gw.child);
   }
   const rs = await runRsyslog(stream, opts);
   const rows = [['server', 'lines/s', 'server CPU', 'client CPU']];
