@@ -11,6 +11,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sample } from './support/metrics.js';
 import { startGatewayProcess, type GatewayProcess } from './support/process.js';
+import { deleteKeysWithPrefix, getTestRedis, redisAvailable, testKeyPrefix } from './support/redis.js';
 import { selfSignedCert } from './support/tls-cert.js';
 
 const octet = (msg: string) => `${Buffer.byteLength(msg)} ${msg}`;
@@ -74,15 +75,22 @@ function sendAndWaitClose(connect: () => net.Socket, data: string, ms: number): 
   });
 }
 
-describe('syslog over TCP and TLS, real process', () => {
+// On Redis too: there a batch without tokens is kept as its frames and parsed again when read.
+describe.each(['memory', 'redis'] as const)('syslog over TCP and TLS, real process, %s store', (store) => {
   let gw: GatewayProcess;
   let cert: ReturnType<typeof selfSignedCert>;
   let ports: Record<string, number>;
   let tokens: { ingest: string; read: string };
+  let redis: { url: string; prefix: string } | undefined;
 
   beforeAll(async () => {
+    if (store === 'redis') {
+      if (!redisAvailable) throw new Error('no Redis for the syslog listener test');
+      redis = { url: (await getTestRedis())!.url, prefix: testKeyPrefix('syslog') };
+    }
     cert = selfSignedCert();
     gw = await startGatewayProcess({
+      ...(redis ? { REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix } : {}),
       SYSLOG_TCP_PORT: '0',
       SYSLOG_TLS_PORT: '0',
       SYSLOG_TLS_CERT: cert.certPath,
@@ -95,6 +103,7 @@ describe('syslog over TCP and TLS, real process', () => {
   }, 30_000);
   afterAll(async () => {
     await gw?.stop();
+    if (redis) await deleteKeysWithPrefix(redis.url, redis.prefix);
     if (cert) rmSync(cert.dir, { recursive: true, force: true });
   });
 
