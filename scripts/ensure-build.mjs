@@ -15,7 +15,7 @@ function newest(dir) {
 }
 
 const out = 'dist/main.js';
-if (!existsSync(out) || statSync(out).mtimeMs < newest('src')) {
+if (!existsSync(out) || statSync(out).mtimeMs < Math.max(newest('src'), newest('clients/node/src'))) {
   console.error('sluice: building dist/ ...');
   execSync('npm run build --silent', { stdio: 'inherit' });
 }

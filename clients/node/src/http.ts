@@ -12,8 +12,14 @@ export type SendResult =
   | { ok: true; status: number; duplicate: boolean }
   | { ok: false; retryable: boolean; status?: number; retryAfterMs?: number; error: string };
 
+/**
+ * How batches reach the gateway. `send` is called with one batch at a time (the next only after
+ * the previous settled), so a transport keeps the logger's order without reordering logic.
+ */
 export interface Transport {
   send(batchId: string, serializedEntries: string[]): Promise<SendResult>;
+  /** Releases connections once the logger stopped (the WebSocket transport closes its socket). */
+  close?(): Promise<void>;
 }
 
 /** `http://host:9000`, `http://host:9000/` and `http://host:9000/api/logs` all give the ingest URL. */

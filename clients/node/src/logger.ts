@@ -6,13 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { backoffDelay } from './backoff.js';
-import { HttpTransport, type SendResult, type Transport } from './http.js';
+import { LEVEL_RANK, serializeEntry, serializeRawEntry, timestampMicros, toLevel, type EntryIdentity, type Level } from './entry.js';
+import type { SendResult, Transport } from './http.js';
+import { createTransport } from './transports.js';
+
+export { timestampMicros, type Level } from './entry.js';
 
 export const VERSION = '0.1.0';
-
-export type Level = 'debug' | 'info' | 'warning' | 'error' | 'fatal';
-const LEVEL_RANK: Record<Level, number> = { debug: 10, info: 20, warning: 30, error: 40, fatal: 50 };
-const LEVEL_WIRE: Record<Level, string> = { debug: 'DEBUG', info: 'INFO', warning: 'WARN', error: 'ERROR', fatal: 'FATAL' };
 
 /**
  * The seed's states. Running is `batching` (collecting) or `sending`; `error` is the moment a
@@ -45,8 +45,11 @@ export interface LoggerOptions {
   requestTimeoutMs?: number;
   /** How long `stop()` keeps trying to deliver. Default 10 s. */
   stopTimeoutMs?: number;
-  /** For tests and other transports. */
-  transport?: Transport;
+  /**
+   * `http` (default: JSON batches to `POST /api/logs`), `websocket` (one connection to
+   * `GET /logs`, each batch acked by `seq`), or any {@link Transport}.
+   */
+  transport?: 'http' | 'websocket' | Transport;
   /** For tests: the jitter source. */
   random?: () => number;
 }
@@ -69,14 +72,6 @@ export interface StateEvent { from: LoggerState; to: LoggerState }
 interface Queued { json: string; bytes: number }
 interface Batch { id: string; items: Queued[]; bytes: number; attempts: number }
 
-/** `YYYY-MM-DDTHH:MM:SS.ffffffZ`, microseconds from the high-resolution clock. */
-export function timestampMicros(): string {
-  const ms = performance.timeOrigin + performance.now();
-  const whole = Math.floor(ms);
-  const micros = Math.floor((ms - whole) * 1000);
-  return `${new Date(whole).toISOString().slice(0, -1)}${String(micros).padStart(3, '0')}Z`;
-}
-
 function positive(v: number | undefined, dflt: number): number {
   return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : dflt;
 }
@@ -96,6 +91,7 @@ export class DistributedLogger extends EventEmitter {
   private readonly stopTimeoutMs: number;
   private readonly random: () => number;
   private readonly transport: Transport;
+  private readonly identity: EntryIdentity;
 
   private _state: LoggerState = 'stopped';
   private queue: Queued[] = [];
@@ -131,14 +127,14 @@ export class DistributedLogger extends EventEmitter {
     this.sampleRate = options.sampleRate !== undefined && options.sampleRate >= 0 && options.sampleRate <= 1 ? options.sampleRate : 1;
     this.stopTimeoutMs = positive(options.stopTimeoutMs, 10_000);
     this.random = options.random ?? Math.random;
-    this.transport =
-      options.transport ??
-      new HttpTransport({
-        endpoint: this.endpoint,
-        apiKey: options.apiKey ?? env.SLUICE_TOKEN,
-        timeoutMs: positive(options.requestTimeoutMs, 10_000),
-        userAgent: `sluice-node/${VERSION} (node ${process.versions.node})`,
-      });
+    this.identity = { appId: this.serviceName, source: this.componentName };
+    this.transport = createTransport(options.transport ?? env.SLUICE_TRANSPORT, {
+      endpoint: this.endpoint,
+      apiKey: options.apiKey ?? env.SLUICE_TOKEN,
+      appId: this.serviceName,
+      timeoutMs: positive(options.requestTimeoutMs, 10_000),
+      userAgent: `sluice-node/${VERSION} (node ${process.versions.node})`,
+    });
   }
 
   get state(): LoggerState {
@@ -218,6 +214,11 @@ export class DistributedLogger extends EventEmitter {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.removeExitHooks();
+    try {
+      await this.transport.close?.();
+    } catch {
+      // a transport that cannot close cleanly has nothing left to deliver
+    }
     this.setState('stopped');
     this.stopping = null;
     this.resolveDrainWaiters();
@@ -289,46 +290,39 @@ export class DistributedLogger extends EventEmitter {
         this.counters.sampled++;
         return;
       }
-      this.enqueue(this.serialize(lv, message, metadata, extra));
+      this.enqueue(serializeEntry(this.identity, lv, message, metadata, extra));
     } catch (err) {
       this.complain('log call failed', err);
-    }
-  }
-
-  private serialize(level: Level, message: string, metadata?: Record<string, unknown>, extra?: Record<string, unknown>): string {
-    const entry: Record<string, unknown> = {
-      timestamp: timestampMicros(),
-      level: LEVEL_WIRE[level],
-      message: typeof message === 'string' ? message : String(message),
-    };
-    if (this.serviceName) entry.app_id = this.serviceName;
-    if (this.componentName) entry.source = this.componentName;
-    const context: Record<string, unknown> = { request_id: randomUUID() };
-    let tags: string[] | undefined;
-    if (metadata && typeof metadata === 'object') {
-      for (const [k, v] of Object.entries(metadata)) {
-        if (k === 'tags' && Array.isArray(v)) tags = v.map(String);
-        else if ((k === 'error' || k === 'err') && v instanceof Error) {
-          entry.stack_trace = v.stack ?? String(v);
-          context[k] = v.message;
-        } else context[k] = v;
-      }
-    }
-    entry.context = context;
-    if (extra) Object.assign(entry, extra);
-    if (tags) entry.tags = extra?.tags ? [...(extra.tags as string[]), ...tags] : tags;
-    try {
-      return JSON.stringify(entry);
-    } catch (err) {
-      // Circular or BigInt metadata: the entry still goes, its context says why it is bare.
-      entry.context = { request_id: context.request_id, unserializable_metadata: String((err as Error).message) };
-      return JSON.stringify(entry);
     }
   }
 
   // -------------------------------------------------------------------------------------------
   // The buffer
   // -------------------------------------------------------------------------------------------
+
+  /**
+   * An entry given whole, as `POST /api/logs` takes it (what `sluice send` does with a JSON
+   * line): the logger's app and source fill in what it lacks. Level filters and sampling apply.
+   * Returns false when `entry` is not an object (nothing is queued).
+   */
+  logEntry(entry: Record<string, unknown>): boolean {
+    try {
+      const lv = toLevel(entry?.level) ?? 'info';
+      const rank = LEVEL_RANK[lv];
+      if (rank < this.minRank) return true;
+      if (this.sampleRate < 1 && rank < LEVEL_RANK.error && this.random() >= this.sampleRate) {
+        this.counters.sampled++;
+        return true;
+      }
+      const json = serializeRawEntry(this.identity, entry);
+      if (json === undefined) return false;
+      this.enqueue(json);
+      return true;
+    } catch (err) {
+      this.complain('log call failed', err);
+      return false;
+    }
+  }
 
   private pendingCount(): number {
     return this.queue.length - this.head;
@@ -548,7 +542,8 @@ export class DistributedLogger extends EventEmitter {
     const since = this.lostSince;
     this.lostCount = 0;
     this.lostSince = null;
-    const json = this.serialize(
+    const json = serializeEntry(
+      this.identity,
       'warning',
       `sluice client: buffer overflow, ${count} entries dropped since ${since}`,
       { dropped: count, since },

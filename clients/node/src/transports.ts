@@ -1,0 +1,27 @@
+/** Picks the transport a logger sends through: `http` (default), `websocket`, or one given. */
+import { HttpTransport, type Transport } from './http.js';
+
+/** What every built-in transport is made from (the logger's resolved options). */
+export interface TransportSettings {
+  endpoint: string;
+  apiKey?: string;
+  /** The logger's `serviceName` (the WebSocket `auth` message names it). */
+  appId?: string;
+  timeoutMs: number;
+  userAgent: string;
+}
+
+export function createTransport(choice: 'http' | 'websocket' | Transport | string | undefined, settings: TransportSettings): Transport {
+  if (choice && typeof choice === 'object') return choice;
+  switch (choice) {
+    case undefined:
+    case '':
+    case 'http':
+      return new HttpTransport(settings);
+    case 'websocket':
+    case 'ws':
+      throw new Error('the websocket transport is not built yet');
+    default:
+      throw new Error(`unknown transport ${JSON.stringify(choice)} (http or websocket)`);
+  }
+}
