@@ -181,6 +181,21 @@ describe('WebSocket ingest with tokens (config file)', () => {
     c.ws.close();
   });
 
+  it('stores a logs batch resent with the same batch_id once, acking the resend as a duplicate', async () => {
+    const c = client(wsUrl(gw), { headers: { Authorization: `Bearer ${app.ingest}` } });
+    await c.opened;
+    const batch = [{ message: 'dedupe-1' }, { message: 'dedupe-2' }];
+    c.send({ type: 'logs', seq: 1, batch_id: 'ws-dedupe-batch', data: batch });
+    c.send({ type: 'logs', seq: 2, batch_id: 'ws-dedupe-batch', data: batch });
+    c.send({ type: 'logs', seq: 3, batch_id: 42, data: batch });
+    expect(await c.wait((m) => m.seq === 1)).toEqual({ type: 'ack', seq: 1, saved: 2 });
+    expect(await c.wait((m) => m.seq === 2)).toMatchObject({ type: 'ack', seq: 2, saved: 0, duplicate: true });
+    expect(await c.wait((m) => m.seq === 3)).toMatchObject({ type: 'error', error: 'invalid_message' });
+    const entries = await readLogs(gw.url, app.read);
+    expect(entries.filter((e) => String(e.message).startsWith('dedupe-')).map((e) => e.message)).toEqual(['dedupe-1', 'dedupe-2']);
+    c.ws.close();
+  });
+
   it('answers a malformed or invalid message with error and keeps the connection', async () => {
     const c = client(wsUrl(gw));
     await c.opened;

@@ -17,7 +17,7 @@ const TEXT = { binary: false };
 /** A client message received and not yet handled, in the order sent. */
 type Op =
   | { kind: 'auth'; appId?: string; apiKey?: string; bytes: number }
-  | { kind: 'entries'; type: 'log' | 'logs'; seq?: number; data: unknown; bytes: number };
+  | { kind: 'entries'; type: 'log' | 'logs'; seq?: number; data: unknown; bytes: number; batchId?: string };
 
 /** An entries message, validated and normalised, waiting for its append. */
 interface Ready {
@@ -180,7 +180,11 @@ export class WsProducer {
       case 'log':
       case 'logs':
         if (msg.data === undefined) return this.sendError('invalid_message', `a ${msg.type} message has "data"`, seq);
-        return this.push({ kind: 'entries', type: msg.type, seq, data: msg.data, bytes });
+        // A `logs` message may carry the batch's `batch_id` (its array has nowhere to hold one).
+        if (msg.batch_id !== undefined && (typeof msg.batch_id !== 'string' || msg.batch_id === '' || msg.batch_id.length > 255)) {
+          return this.sendError('invalid_message', '"batch_id" is a string of 1 to 255 characters', seq);
+        }
+        return this.push({ kind: 'entries', type: msg.type, seq, data: msg.data, bytes, batchId: msg.batch_id as string | undefined });
       default:
         return this.sendError('invalid_message', `unknown message type ${JSON.stringify(msg.type)}`, seq);
     }
@@ -405,7 +409,7 @@ export class WsProducer {
       return null;
     }
     if (entries[0]) this.opts.registry.assign(this, entries[0].app_id);
-    return { op, entries, errors, batchId: defaults.batchId };
+    return { op, entries, errors, batchId: op.batchId ?? defaults.batchId };
   }
 
   /**

@@ -49,7 +49,7 @@ export interface LoggerOptions {
    * `http` (default: JSON batches to `POST /api/logs`), `websocket` (one connection to
    * `GET /logs`, each batch acked by `seq`), or any {@link Transport}.
    */
-  transport?: 'http' | 'websocket' | Transport;
+  transport?: 'http' | 'websocket' | 'ws' | Transport;
   /** For tests: the jitter source. */
   random?: () => number;
 }
@@ -71,6 +71,8 @@ export interface StateEvent { from: LoggerState; to: LoggerState }
 
 interface Queued { json: string; bytes: number }
 interface Batch { id: string; items: Queued[]; bytes: number; attempts: number }
+/** The next batch as handed to `Transport.prepare`: its id, its first entry and its size. */
+interface Prepared { id: string; first: Queued; count: number }
 
 function positive(v: number | undefined, dflt: number): number {
   return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : dflt;
@@ -99,6 +101,8 @@ export class DistributedLogger extends EventEmitter {
   private queuedBytes = 0;
   private inflight: Batch | null = null;
   private sending = false;
+  private prepared: Prepared | null = null;
+  private prepareScheduled = false;
   private batchTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private drainWaiters: Array<() => void> = [];
@@ -373,7 +377,13 @@ export class DistributedLogger extends EventEmitter {
 
   private takeBatch(): Batch | null {
     const n = Math.min(this.batchSize, this.pendingCount());
+    const prepared = this.prepared;
+    this.prepared = null;
     if (n === 0) return null;
+    // The batch prepared while the last one was on the wire, if the queue's head is still the
+    // same (no overflow drop, no loss report put first since): its id, so the transport finds
+    // it encoded.
+    const id = prepared && prepared.count === n && prepared.first === this.queue[this.head] ? prepared.id : randomUUID();
     const items = this.queue.slice(this.head, this.head + n);
     for (let i = this.head; i < this.head + n; i++) this.queue[i] = undefined as unknown as Queued;
     this.head += n;
@@ -384,7 +394,33 @@ export class DistributedLogger extends EventEmitter {
     let bytes = 0;
     for (const it of items) bytes += it.bytes;
     this.queuedBytes -= bytes;
-    return { id: randomUUID(), items, bytes, attempts: 0 };
+    return { id, items, bytes, attempts: 0 };
+  }
+
+  /**
+   * While a batch is on the wire, hands the next full batch to the transport (`prepare`) so its
+   * encoding (join, gzip) overlaps the gateway's work instead of following it. Run after the
+   * current request is written (setImmediate); the entries stay in the queue, where the bounds
+   * still apply to them.
+   */
+  private schedulePrepare(): void {
+    if (this.prepareScheduled || !this.transport.prepare) return;
+    this.prepareScheduled = true;
+    setImmediate(() => {
+      this.prepareScheduled = false;
+      if (!this.sending || this.pendingCount() < this.batchSize) return;
+      if (this.prepared && this.prepared.first === this.queue[this.head]) return; // still the next batch
+      const n = this.batchSize;
+      const jsons: string[] = new Array(n);
+      for (let i = 0; i < n; i++) jsons[i] = this.queue[this.head + i]!.json;
+      const prepared: Prepared = { id: randomUUID(), first: this.queue[this.head]!, count: n };
+      try {
+        this.transport.prepare!(prepared.id, jsons);
+        this.prepared = prepared;
+      } catch {
+        // only a hint: the batch is encoded when it is sent
+      }
+    });
   }
 
   private isIdle(): boolean {
@@ -462,7 +498,9 @@ export class DistributedLogger extends EventEmitter {
     batch.attempts++;
     let result: SendResult;
     try {
-      result = await this.transport.send(batch.id, batch.items.map((i) => i.json));
+      const sent = this.transport.send(batch.id, batch.items.map((i) => i.json));
+      this.schedulePrepare();
+      result = await sent;
     } catch (err) {
       result = { ok: false, retryable: true, error: String((err as Error)?.message ?? err) };
     }

@@ -47,9 +47,9 @@ afterEach(async () => {
 
 /** The gateway's ack for a logs message. */
 const ack = (msg: Msg, ws: WebSocket, extra: Msg = {}) =>
-  ws.send(JSON.stringify({ type: 'ack', seq: msg.seq, saved: msg.data?.logs?.length ?? 0, ...extra }));
+  ws.send(JSON.stringify({ type: 'ack', seq: msg.seq, saved: msg.data?.length ?? 0, ...extra }));
 const ackAll = (msg: Msg, ws: WebSocket) => {
-  if (msg.type === 'log') ack(msg, ws);
+  if (msg.type === 'logs') ack(msg, ws);
 };
 
 function transport(base: string, opts: Partial<WebSocketTransportOptions> = {}) {
@@ -91,7 +91,7 @@ describe('wsUrl', () => {
 });
 
 describe('WebSocketTransport', () => {
-  it('connects once, token and User-Agent on the upgrade, one `log` message per batch with the batch_id, seq counting up', async () => {
+  it('connects once, token and User-Agent on the upgrade, one `logs` message per batch with its batch_id, seq counting up', async () => {
     const { seen, base } = await gateway(ackAll);
     const t = transport(`${base}/api/logs`);
     expect(await t.send('b-1', entries('one', 'two'))).toEqual({ ok: true, status: 201, duplicate: false });
@@ -104,8 +104,8 @@ describe('WebSocketTransport', () => {
     expect(req.headers['user-agent']).toBe('sluice-node/test');
     // With a token there is no auth message: the token names the app.
     expect(seen.messages).toEqual([
-      { conn: 1, type: 'log', seq: 1, data: { batch_id: 'b-1', logs: [{ level: 'INFO', message: 'one' }, { level: 'INFO', message: 'two' }] } },
-      { conn: 1, type: 'log', seq: 2, data: { batch_id: 'b-2', logs: [{ level: 'INFO', message: 'three' }] } },
+      { conn: 1, type: 'logs', seq: 1, batch_id: 'b-1', data: [{ level: 'INFO', message: 'one' }, { level: 'INFO', message: 'two' }] },
+      { conn: 1, type: 'logs', seq: 2, batch_id: 'b-2', data: [{ level: 'INFO', message: 'three' }] },
     ]);
   });
 
@@ -119,7 +119,7 @@ describe('WebSocketTransport', () => {
     const t = transport(base, { apiKey: undefined, appId: 'my-app' });
     expect((await t.send('b-1', entries('hi'))).ok).toBe(true);
     expect(seen.upgrades[0]!.headers.authorization).toBeUndefined();
-    expect(seen.messages.map((m) => m.type)).toEqual(['auth', 'log']);
+    expect(seen.messages.map((m) => m.type)).toEqual(['auth', 'logs']);
     expect(seen.messages[0]).toEqual({ conn: 1, type: 'auth', app_id: 'my-app' });
   });
 
@@ -176,7 +176,7 @@ describe('WebSocketTransport', () => {
 
   it('close 1012 mid-batch is retryable; the next send reconnects and resends the same batch_id from seq 1', async () => {
     const { seen, base } = await gateway((m, ws, conn) => {
-      if (m.type !== 'log') return;
+      if (m.type !== 'logs') return;
       if (conn === 1) ws.close(1012, 'service restart');
       else ack(m, ws);
     });
@@ -184,7 +184,7 @@ describe('WebSocketTransport', () => {
     expect(await t.send('b-1', entries('x'))).toEqual({ ok: false, retryable: true, error: 'connection closed (1012: service restart)' });
     expect(await t.send('b-1', entries('x'))).toEqual({ ok: true, status: 201, duplicate: false });
     expect(seen.upgrades).toHaveLength(2);
-    expect(seen.messages.map((m) => [m.conn, m.seq, m.data.batch_id])).toEqual([
+    expect(seen.messages.map((m) => [m.conn, m.seq, m.batch_id])).toEqual([
       [1, 1, 'b-1'],
       [2, 1, 'b-1'],
     ]);
@@ -300,9 +300,9 @@ describe('DistributedLogger over the WebSocket transport', () => {
     // The first connection "stores" the batch, then dies before the ack; the second answers duplicate.
     const stored = new Set<string>();
     const { seen, base } = await gateway((m, ws) => {
-      if (m.type !== 'log') return;
-      if (stored.has(m.data.batch_id)) return ack(m, ws, { saved: 0, duplicate: true });
-      stored.add(m.data.batch_id);
+      if (m.type !== 'logs') return;
+      if (stored.has(m.batch_id)) return ack(m, ws, { saved: 0, duplicate: true });
+      stored.add(m.batch_id);
       ws.terminate();
     });
     const logger = new DistributedLogger({
@@ -321,9 +321,9 @@ describe('DistributedLogger over the WebSocket transport', () => {
     expect(logger.stats()).toMatchObject({ sent: 5, failed: 0, retries: 1 });
     expect(seen.upgrades).toHaveLength(2);
     const [first, second] = seen.messages;
-    expect(first!.data.batch_id).toBe(second!.data.batch_id);
-    expect(second!.data.logs.map((e: Msg) => e.message)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
-    expect(second!.data.logs[0]).toMatchObject({ level: 'INFO', app_id: 'shop', context: { i: 0 } });
+    expect(first!.batch_id).toBe(second!.batch_id);
+    expect(second!.data.map((e: Msg) => e.message)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    expect(second!.data[0]).toMatchObject({ level: 'INFO', app_id: 'shop', context: { i: 0 } });
     // stop() closed the socket cleanly.
     await until(() => seen.closes.length === 2);
     expect(seen.closes[1]).toBe(1000);

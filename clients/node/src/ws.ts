@@ -181,10 +181,8 @@ class Connection {
     // Closed between `open` and this send: its close already settled every waiter.
     if (this.ended) return Promise.resolve(this.ended);
     const seq = ++this.seq;
-    // String concatenation of the already serialised entries: no parse, no re-stringify. The
-    // batch_id sits in the `{batch_id, logs}` envelope of a `log` message because that is where
-    // the gateway reads it: the top level of a `logs` message is not looked at for one.
-    const msg = `{"type":"log","seq":${seq},"data":{"batch_id":${JSON.stringify(batchId)},"logs":[${body}]}}`;
+    // String concatenation of the already serialised entries: no parse, no re-stringify.
+    const msg = `{"type":"logs","seq":${seq},"batch_id":${JSON.stringify(batchId)},"data":[${body}]}`;
     return new Promise<SendResult>((resolve) => {
       this.waiters.set(seq, { resolve });
       // While an answer is awaited the socket keeps the process alive, as a pending request does.
@@ -261,7 +259,7 @@ class Connection {
  * Sends batches over one WebSocket to `GET /logs`, connecting on the first send and again on
  * the first send after the connection dropped (the logger's backoff paces reconnects).
  *
- * - A batch is `{"type":"log","seq":n,"data":{"batch_id":…,"logs":[…]}}`; `seq` counts the
+ * - A batch is `{"type":"logs","seq":n,"batch_id":…,"data":[…]}`; `seq` counts the
  *   messages of the connection. An `ack` is a delivery (`status` 201, or 200 with
  *   `duplicate: true` for a `batch_id` already stored).
  * - An `error` for the batch is retryable for `rate_limited` (after `retry_after`),
