@@ -9,8 +9,24 @@ export type Level = 'debug' | 'info' | 'warning' | 'error' | 'fatal';
 export const LEVEL_RANK: Record<Level, number> = { debug: 10, info: 20, warning: 30, error: 40, fatal: 50 };
 const LEVEL_WIRE: Record<Level, string> = { debug: 'DEBUG', info: 'INFO', warning: 'WARN', error: 'ERROR', fatal: 'FATAL' };
 
-/** `warn`, `WARNING`, `critical` … → a {@link Level}; undefined for a name no logger uses. */
+/**
+ * A level number as pino and bunyan write them (10 trace, 20 debug, 30 info, 40 warn, 50 error,
+ * 60 fatal) → the nearest {@link Level}; a tie goes to the more severe one (35 → warning).
+ */
+export function levelFromNumber(n: number): Level {
+  if (n >= 55) return 'fatal';
+  if (n >= 45) return 'error';
+  if (n >= 35) return 'warning';
+  if (n >= 25) return 'info';
+  return 'debug';
+}
+
+/**
+ * `warn`, `WARNING`, `critical` … → a {@link Level}; a pino/bunyan level number by
+ * {@link levelFromNumber}; undefined for a name no logger uses.
+ */
 export function toLevel(name: unknown): Level | undefined {
+  if (typeof name === 'number') return Number.isFinite(name) ? levelFromNumber(name) : undefined;
   if (typeof name !== 'string') return undefined;
   switch (name.toLowerCase()) {
     case 'trace':
@@ -98,9 +114,13 @@ export function serializeEntry(
       if (!Object.prototype.hasOwnProperty.call(metadata, k)) continue;
       const v = metadata[k];
       if (k === 'tags' && Array.isArray(v)) tags = v.map(String);
-      else if ((k === 'error' || k === 'err') && v instanceof Error) {
-        entry.stack_trace = v.stack ?? String(v);
-        context[k] = v.message;
+      else if (v instanceof Error) {
+        // An Error under `error`/`err` gives the stack trace; one under any other key keeps its
+        // type and message (JSON.stringify would write it as {}).
+        if (k === 'error' || k === 'err') {
+          entry.stack_trace = v.stack ?? String(v);
+          context[k] = v.message;
+        } else context[k] = { type: v.name, message: v.message };
       } else context[k] = v;
     }
   }

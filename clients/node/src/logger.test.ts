@@ -327,3 +327,29 @@ describe('the bounded buffer', () => {
     expect(s.buffered + s.dropped).toBe(50);
   });
 });
+
+describe('whole entries and odd metadata', () => {
+  it('logEntry ranks a pino-style numeric level: an ERROR line (50) survives sampling and minLevel', async () => {
+    const { logger, transport } = make({ sampleRate: 0, minLevel: 'error' });
+    logger.start();
+    expect(logger.logEntry({ level: 50, msg: 'boom', time: 1_700_000_000_000 })).toBe(true);
+    logger.logEntry({ level: 30, msg: 'chatter' });
+    expect(logger.logEntry([] as unknown as Record<string, unknown>)).toBe(false);
+    await logger.flush();
+    const sent = transport.calls.flatMap((c) => c.entries);
+    expect(sent.map((e) => e.msg)).toEqual(['boom']);
+    expect(sent[0]).toMatchObject({ app_id: 'shop', source: 'checkout', timestamp: 1_700_000_000_000 });
+    expect(typeof sent[0]!.context.request_id).toBe('string');
+  });
+
+  it('an Error under any key keeps its type and message instead of serialising as {}', async () => {
+    const { logger, transport } = make();
+    logger.start();
+    logger.error('failed', { cause: new TypeError('bad input'), err: new Error('top') });
+    await logger.flush();
+    const e = transport.calls[0]!.entries[0]!;
+    expect(e.context.cause).toEqual({ type: 'TypeError', message: 'bad input' });
+    expect(e.context.err).toBe('top');
+    expect(e.stack_trace).toMatch(/^Error: top\n\s+at /);
+  });
+});

@@ -311,7 +311,8 @@ export class DistributedLogger extends EventEmitter {
    */
   logEntry(entry: Record<string, unknown>): boolean {
     try {
-      const lv = toLevel(entry?.level) ?? 'info';
+      if (!entry || typeof entry !== 'object' || Array.isArray(entry)) return false;
+      const lv = toLevel(entry.level) ?? 'info';
       const rank = LEVEL_RANK[lv];
       if (rank < this.minRank) return true;
       if (this.sampleRate < 1 && rank < LEVEL_RANK.error && this.random() >= this.sampleRate) {

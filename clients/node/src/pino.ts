@@ -8,7 +8,7 @@
  */
 import { isMainThread, parentPort } from 'node:worker_threads';
 import build from 'pino-abstract-transport';
-import { isoMicros, toLevel, type Level } from './entry.js';
+import { isoMicros, levelFromNumber, toLevel, type Level } from './entry.js';
 import { DistributedLogger, type LoggerOptions } from './logger.js';
 
 /** The transport's `options`: the logger's, plus pino's keys when they are not the defaults. */
@@ -62,13 +62,7 @@ export function pinoLevel(level: unknown, config?: PinoConfig['levels']): Level 
   return 'info';
 }
 
-function nearestLevel(n: number): Level {
-  if (n >= 55) return 'fatal';
-  if (n >= 45) return 'error';
-  if (n >= 35) return 'warning';
-  if (n >= 25) return 'info';
-  return 'debug';
-}
+const nearestLevel = levelFromNumber;
 
 /**
  * pino's `time`: epoch milliseconds (the default, `epochTime`), epoch seconds (`unixTime`: any
