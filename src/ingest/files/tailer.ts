@@ -22,7 +22,6 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { nowMicros } from '../../decode/timestamp.js';
 import type { Entry } from '../../normalize/entry.js';
-import type { Store } from '../../store/types.js';
 import { lineToEntry, TextJoiner, type FileEntryContext, type FileFormat } from './formats.js';
 import { LineSplitter, type FileLine } from './lines.js';
 import type { FileOffset, OffsetStore } from './offsets.js';
@@ -41,8 +40,24 @@ export interface TailerLimits {
   retryMs: number;
 }
 
-/** Options of {@link FileTailer}. */
-export interface TailerOptions {
+/**
+ * Reads one complete line into what the tailer hands its store, or null to skip the line.
+ * Given as {@link TailerOptions.decode}, it replaces the format's reading (and the multi-line
+ * joining of `text`): `sluice send -f` follows a file with this tailer and makes its own items.
+ */
+export type LineDecoder<T> = (bytes: Buffer, truncated: boolean, ctx: FileEntryContext) => T | null;
+
+/** Where a tailer puts what it read: the gateway's `Store`, or any sink of the same shape. */
+export interface TailerStore<T> {
+  /** Resolves once the items are kept; the tailer waits for it (so a slow sink slows reading). */
+  append(req: { entries: T[] }): Promise<unknown>;
+}
+
+/**
+ * Options of {@link FileTailer}. `T` is what one line becomes: a gateway `Entry` made by
+ * `format` unless `decode` is given (which it must be for any other `T`).
+ */
+export interface TailerOptions<T = Entry> {
   /** The watched path (the key of its saved offset). */
   path: string;
   appId: string;
@@ -51,7 +66,9 @@ export interface TailerOptions {
   startAtEnd: boolean;
   /** What was saved for this path before the start, if anything. */
   saved?: FileOffset;
-  store: Pick<Store, 'append'>;
+  store: TailerStore<T>;
+  /** Reads each line instead of `format` (see {@link LineDecoder}). */
+  decode?: LineDecoder<T>;
   offsets: OffsetStore;
   limits: TailerLimits;
   logger: Logger;
@@ -64,16 +81,16 @@ const STOPPED = Symbol('stopped');
 const MAX_ROTATED_CANDIDATES = 200;
 
 /** One followed path. Call {@link kick} whenever it may have changed; runs are serialised. */
-export class FileTailer {
+export class FileTailer<T = Entry> {
   readonly path: string;
-  private readonly o: TailerOptions;
+  private readonly o: TailerOptions<T>;
   private fh: FileHandle | null = null;
   private dev = '';
   private ino = '';
   private pos = 0;
   private readonly splitter: LineSplitter;
   private readonly joiner: TextJoiner;
-  private batch: Entry[] = [];
+  private batch: T[] = [];
   private committed: FileOffset | null = null;
   private unsaved: FileOffset | null = null;
   private saved: FileOffset | undefined;
@@ -90,7 +107,7 @@ export class FileTailer {
   /** True once the file is gone and everything read from it is stored. */
   gone = false;
 
-  constructor(opts: TailerOptions) {
+  constructor(opts: TailerOptions<T>) {
     this.o = opts;
     this.path = opts.path;
     this.saved = opts.saved;
@@ -127,12 +144,19 @@ export class FileTailer {
    * Stops: the run under way finishes (entries read are stored and their offset saved; a store
    * that fails is not waited for), then the file is closed. A pending multi-line entry is not
    * stored: the saved offset is at its start, so the next start reads it again, whole.
+   *
+   * With `takePartial`, a partial last line (and a pending multi-line entry) is stored first, as
+   * when the file ends: for a reader that keeps no offset (`sluice send -f`) it would be lost.
    */
-  async stop(): Promise<void> {
+  async stop(opts: { takePartial?: boolean } = {}): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.wakeSleep?.();
     await this.running;
+    if (opts.takePartial && this.fh) {
+      this.takeHeld();
+      await this.flush(this.pos).catch(() => {}); // a failing store is not waited for (STOPPED)
+    }
     if (this.unsaved) await this.persist(this.unsaved);
     await this.fh?.close().catch(() => {});
     this.fh = null;
@@ -156,10 +180,10 @@ export class FileTailer {
       this.o.logger.info({ file: this.path, app: this.o.appId }, 'watched file rotated: the old one was read to its end; reading the new one');
       if (!(await this.open())) return;
     }
-    if (this.o.format === 'text' && this.joiner.pendingStart !== undefined) {
+    if (this.joins() && this.joiner.pendingStart !== undefined) {
       const entry = this.joiner.takeIfQuiet(Date.now(), this.o.limits.multilineQuietMs, this.context());
       if (entry) {
-        this.batch.push(entry);
+        this.batch.push(entry as T);
         await this.flush(this.splitter.lineStart);
       } else {
         this.wake(this.o.limits.multilineQuietMs);
@@ -297,18 +321,29 @@ export class FileTailer {
     const partial = this.splitter.takePartial(this.pos);
     if (partial) this.add(partial, ctx);
     const pending = this.joiner.take(ctx);
-    if (pending) this.batch.push(pending);
+    if (pending) this.batch.push(pending as T);
   }
 
+  /** Whether lines are joined into multi-line `text` entries (never with a `decode` of its own). */
+  private joins(): boolean {
+    return this.o.decode === undefined && this.o.format === 'text';
+  }
+
+  // The `as T` below: without `decode`, T is Entry (see TailerOptions).
   private add(line: FileLine, ctx: FileEntryContext): void {
+    if (this.o.decode) {
+      const item = this.o.decode(line.bytes, line.truncated, ctx);
+      if (item !== null) this.batch.push(item);
+      return;
+    }
     if (this.o.format === 'text') {
       const done = this.joiner.add(line.bytes, line.start, line.truncated, Date.now(), ctx);
-      if (done) this.batch.push(done);
+      if (done) this.batch.push(done as T);
       return;
     }
     const r = lineToEntry(this.o.format, line.bytes, line.truncated, ctx);
     if (!r) return;
-    this.batch.push(r.entry);
+    this.batch.push(r.entry as T);
     if (r.fallback) this.fallbacks++;
   }
 
