@@ -5,6 +5,7 @@ import { GatewayError } from '../errors.js';
 import { tooManyConnections } from '../limits/address-slots.js';
 import { tooManyAuthFailures } from './auth.js';
 import { requestAddress } from './client-address.js';
+import { isWebSocketUpgrade, serveWithoutUpgrade } from './plain-upgrade.js';
 
 /** Handles one upgrade request whose path a route matched. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -17,13 +18,15 @@ export interface UpgradeRouter {
 
 /**
  * The one listener of the server's `upgrade` event: `/ws` (live tail) and `/logs` (WebSocket
- * ingest) each register here, and an upgrade of any other path is answered 404. Node answers
- * nothing to an upgrade when no listener is attached, so this module is the only place that
- * listens.
+ * ingest) each register here, and a WebSocket upgrade of any other path is answered 404. An
+ * offer of another protocol (`Upgrade: h2c`) is declined by serving the request as plain
+ * HTTP/1.1 (plain-upgrade.ts). Node answers nothing to an upgrade when no listener is attached,
+ * so this module is the only place that listens.
  */
 export function createUpgradeRouter(server: Server): UpgradeRouter {
   const routes = new Map<string, UpgradeHandler>();
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!isWebSocketUpgrade(req)) return serveWithoutUpgrade(server, req, socket, head);
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const handler = routes.get(q < 0 ? url : url.slice(0, q));
