@@ -2,12 +2,19 @@ import { describe, expect, it } from 'vitest';
 import {
   colorEnabled,
   DEFAULT_HISTORY,
+  DEFAULT_MAX_LINE_BYTES,
+  DEFAULT_SEND_TIMEOUT_MS,
   MAIN_USAGE,
+  parseByteSize,
   parseCommand,
+  parseDuration,
   parseLevels,
   resolveEndpoint,
+  resolveHttpEndpoint,
+  SEND_USAGE,
   TAIL_USAGE,
   type Command,
+  type SendArgs,
   type TailArgs,
 } from './args.js';
 
@@ -156,6 +163,192 @@ describe('parseCommand: usage errors', () => {
   });
 });
 
+const INGEST = 't.0123456789abcdef-SECRET';
+
+function send(argv: string[], env: Record<string, string> = {}): SendArgs {
+  const c = parseCommand(['send', ...argv], env);
+  if (c.kind !== 'send') throw new Error(`expected send, got ${JSON.stringify(c)}`);
+  return c.args;
+}
+
+describe('parseCommand: send', () => {
+  it('has defaults for everything but the token', () => {
+    expect(send(['--token', INGEST])).toEqual({
+      url: 'http://localhost:9000',
+      token: INGEST,
+      level: 'INFO',
+      fromStart: false,
+      timeoutMs: DEFAULT_SEND_TIMEOUT_MS,
+      maxLineBytes: DEFAULT_MAX_LINE_BYTES,
+      transport: 'http',
+    });
+  });
+
+  it('reads every option, long and short', () => {
+    const args = send([
+      '--app=shop',
+      '--token',
+      INGEST,
+      '--url',
+      'https://logs.example.com/sluice/',
+      '--file',
+      'app.log',
+      '--from-start',
+      '--level',
+      'warning',
+      '--source',
+      'worker',
+      '--timeout',
+      '2.5s',
+      '--max-line-bytes',
+      '64k',
+      '--transport',
+      'websocket',
+    ]);
+    expect(args).toEqual({
+      app: 'shop',
+      url: 'https://logs.example.com/sluice',
+      token: INGEST,
+      file: 'app.log',
+      level: 'WARN',
+      source: 'worker',
+      fromStart: true,
+      timeoutMs: 2500,
+      maxLineBytes: 65536,
+      transport: 'websocket',
+    });
+    expect(send(['-a', 'shop', '-f', 'x.log', '-l', 'crit', '-s', 'cron'], { SLUICE_TOKEN: INGEST })).toMatchObject({
+      app: 'shop',
+      file: 'x.log',
+      level: 'FATAL',
+      source: 'cron',
+    });
+  });
+
+  it('takes app, token, URL and transport from the environment, flags first', () => {
+    const env = { SLUICE_SERVICE: 'env-app', SLUICE_TOKEN: 't.from-env-0123456789', SLUICE_URL: 'http://env:1', SLUICE_TRANSPORT: 'ws' };
+    expect(send([], env)).toMatchObject({ app: 'env-app', token: 't.from-env-0123456789', url: 'http://env:1', transport: 'websocket' });
+    expect(send(['-a', 'flag-app', '--token', INGEST, '--url', 'http://flag:2', '--transport', 'http'], env)).toMatchObject({
+      app: 'flag-app',
+      token: INGEST,
+      url: 'http://flag:2',
+      transport: 'http',
+    });
+  });
+
+  it('needs --app unless the token is an ingest token, which names its app', () => {
+    expect(send(['--token', INGEST]).app).toBeUndefined();
+    expect(send(['-a', 'shop', '--token', 'admin-secret-token']).app).toBe('shop');
+    expect(usageError(['send', '--token', 'admin-secret-token'])).toMatch(/--app NAME \(or SLUICE_SERVICE\) is required/);
+  });
+
+  it('reads stdin with -f - (as with no -f)', () => {
+    expect(send(['--token', INGEST, '-f', '-']).file).toBeUndefined();
+  });
+
+  it('takes the token from the URL, and strips it from what is kept', () => {
+    const args = send(['--url', `https://token:${INGEST}@logs.example.com`]);
+    expect(args).toMatchObject({ url: 'https://logs.example.com', token: INGEST });
+  });
+
+  it('asks for help', () => {
+    expect(parseCommand(['send', '--help'], {})).toEqual({ kind: 'help', text: SEND_USAGE });
+    expect(MAIN_USAGE).toContain('tail ');
+    expect(MAIN_USAGE).toContain('send ');
+  });
+
+  it.each<[string[], RegExp]>([
+    [[], /a token is required/],
+    [['--token', 'r.0123456789abcdef-SECRET'], /that is a read token/],
+    [['--token', INGEST, '--app', ''], /--app must not be empty/],
+    [['--token', INGEST, '--app', 'Shop'], /app id/],
+    [['--token', INGEST, '--level', 'loud'], /unknown level "loud"/],
+    [['--token', INGEST, '--level', 'warn,error'], /one level/],
+    [['--token', INGEST, '--timeout', 'soon'], /--timeout: a duration/],
+    [['--token', INGEST, '--timeout', '-1'], /ambiguous|--timeout: a duration/],
+    [['--token', INGEST, '--max-line-bytes', '10'], /--max-line-bytes: a size/],
+    [['--token', INGEST, '--max-line-bytes', '1g'], /--max-line-bytes: a size/],
+    [['--token', INGEST, '--from-start'], /--from-start goes with -f/],
+    [['--token', INGEST, '-f', ''], /must not be empty/],
+    [['--token', INGEST, '--source', ''], /--source must not be empty/],
+    [['--token', INGEST, '--transport', 'carrier-pigeon'], /http or websocket/],
+    [['--token', INGEST, '--url', 'ws://h/logs'], /scheme must be http or https$/],
+    [['--token', INGEST, '--url', 'http://h/?region=eu'], /no query string/],
+    [['--token', INGEST, 'app.log'], /-f FILE/],
+    [['--token', INGEST, '--bogus'], /^Unknown option '--bogus'$/],
+  ])('send %j → %s', (argv, message) => {
+    expect(usageError(['send', ...argv])).toMatch(message);
+  });
+
+  it('points usage errors at the help of their command', () => {
+    expect(parseCommand(['send', '--bogus'], {})).toMatchObject({ kind: 'usage-error', topic: 'send' });
+    expect(parseCommand(['tail', '--bogus'], {})).toMatchObject({ kind: 'usage-error', topic: 'tail' });
+    expect(parseCommand(['logs'], {})).toMatchObject({ kind: 'usage-error', topic: 'main' });
+  });
+
+  it('never repeats a token typed in the wrong place', () => {
+    const attempts: string[][] = [
+      ['send', INGEST],
+      ['send', `--tokn=${INGEST}`],
+      ['send', '--token', INGEST, '--level', INGEST],
+      ['send', '--token', INGEST, '--timeout', INGEST],
+      ['send', '--url', `ftp://token:${INGEST}@host`],
+      ['send', '--url', `http://token:${INGEST}@host/?q=1`],
+      ['send', '--token', INGEST, '--transport', INGEST],
+    ];
+    for (const argv of attempts) expect(usageError(argv)).not.toContain('SECRET');
+  });
+});
+
+describe('parseDuration and parseByteSize', () => {
+  it.each<[string, number | null]>([
+    ['10', 10_000],
+    ['1.5', 1500],
+    ['10s', 10_000],
+    ['500ms', 500],
+    ['2m', 120_000],
+    ['1h', 3_600_000],
+    ['0', 0],
+    ['25h', null],
+    ['-1', null],
+    ['', null],
+    ['1e3', null],
+    ['ten', null],
+  ])('duration %j → %s', (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
+
+  it.each<[string, number | null]>([
+    ['65536', 65536],
+    ['64k', 65536],
+    ['64K', 65536],
+    ['1m', 1024 * 1024],
+    ['1.5k', null],
+    ['k', null],
+  ])('size %j → %s', (text, n) => {
+    expect(parseByteSize(text)).toBe(n);
+  });
+});
+
+describe('resolveHttpEndpoint', () => {
+  it.each([
+    ['http://localhost:9000', 'http://localhost:9000'],
+    ['http://localhost:9000/', 'http://localhost:9000'],
+    ['https://example.com/sluice//', 'https://example.com/sluice'],
+    ['HTTPS://Example.COM:8443', 'https://example.com:8443'],
+    ['http://h/#frag', 'http://h'],
+  ])('%s → %s', (url, expected) => {
+    expect(resolveHttpEndpoint(url)).toEqual({ url: expected });
+  });
+
+  it('moves a token out of the URL, and takes ws(s) URLs for the WebSocket transport only', () => {
+    expect(resolveHttpEndpoint(`http://h/?token=${INGEST}`)).toEqual({ url: 'http://h', token: INGEST });
+    expect(resolveHttpEndpoint(`https://${INGEST}@h`, 't.explicit')).toEqual({ url: 'https://h', token: 't.explicit' });
+    expect(resolveHttpEndpoint('wss://h/custom/logs')).toMatch(/scheme/);
+    expect(resolveHttpEndpoint('wss://h/custom/logs', undefined, true)).toEqual({ url: 'wss://h/custom/logs' });
+  });
+});
+
 describe('resolveEndpoint', () => {
   it.each([
     ['http://localhost:9000', 'ws://localhost:9000/ws'],
@@ -228,6 +421,7 @@ describe('colorEnabled', () => {
 const _exhaustive = (c: Command): string => {
   switch (c.kind) {
     case 'tail':
+    case 'send':
     case 'help':
     case 'version':
     case 'usage-error':

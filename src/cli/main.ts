@@ -31,6 +31,10 @@ const code = await runCli({
   env: process.env,
   stdout: process.stdout,
   stderr: process.stderr,
+  // A getter: only `sluice send` reads stdin, and touching process.stdin opens it.
+  get stdin() {
+    return process.stdin;
+  },
   signal: controller.signal,
 });
 

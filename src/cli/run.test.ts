@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { MAIN_USAGE, TAIL_USAGE } from './args.js';
+import { MAIN_USAGE, SEND_USAGE, TAIL_USAGE } from './args.js';
 import { SGR } from './format.js';
 import { runCli, type CliStream } from './run.js';
 import { EXIT } from './tail.js';
@@ -119,8 +120,36 @@ describe('runCli', () => {
     expect(received).toEqual([]);
   });
 
+  it('sends stdin through the client, and points send usage errors at send --help', async () => {
+    const batches: string[][] = [];
+    const stdout = stream();
+    const stderr = stream();
+    const code = await runCli({
+      argv: ['send', '--app', 'shop'],
+      env: { SLUICE_TOKEN: 't.run-test-SECRET-0123456789' },
+      stdout,
+      stderr,
+      stdin: Readable.from(['one\n', 'two\n']),
+      send: {
+        customTransport: {
+          send: (_id, entries) => {
+            batches.push(entries.map((e) => (JSON.parse(e) as { message: string }).message));
+            return Promise.resolve({ ok: true, status: 201, duplicate: false });
+          },
+        },
+      },
+    });
+    expect({ code, stdout: stdout.text, stderr: stderr.text }).toEqual({ code: EXIT.ok, stdout: '', stderr: '' });
+    expect(batches).toEqual([['one', 'two']]);
+    const bad = await cli(['send', '--bogus']);
+    expect(bad.code).toBe(EXIT.usage);
+    expect(bad.stderr).toBe("sluice: Unknown option '--bogus'\nRun 'sluice send --help' for usage.\n");
+    expect((await cli(['nope'])).stderr).toContain("Run 'sluice --help' for usage.");
+  });
+
   it('prints help and the version on stdout with 0', async () => {
     expect(await cli(['tail', '--help'])).toEqual({ code: 0, stdout: TAIL_USAGE, stderr: '' });
+    expect(await cli(['send', '--help'])).toEqual({ code: 0, stdout: SEND_USAGE, stderr: '' });
     expect(await cli(['--help'])).toEqual({ code: 0, stdout: MAIN_USAGE, stderr: '' });
     expect(await cli(['--version'])).toEqual({ code: 0, stdout: 'sluice 0.1.0\n', stderr: '' });
   });

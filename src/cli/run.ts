@@ -3,9 +3,11 @@
  * the process; tests call it directly.
  */
 import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import type { ClientOptions } from 'ws';
 import { colorEnabled, parseCommand, type CliEnv } from './args.js';
 import { formatError } from './format.js';
+import { runSend, type SendOptions } from './send.js';
 import { EXIT, runTail, type Sink } from './tail.js';
 
 /** A writable the CLI prints to: `process.stdout` / `process.stderr`, or a test collector. */
@@ -21,12 +23,16 @@ export interface CliContext {
   env: CliEnv;
   stdout: CliStream;
   stderr: CliStream;
+  /** What `sluice send` reads without `-f` (main.ts: `process.stdin`, looked up only then). */
+  stdin?: Readable & { isTTY?: boolean };
   /** Ctrl-C. */
   signal?: AbortSignal;
   /** Passed to the `ws` client (tests: short handshake timeouts). */
   wsOptions?: ClientOptions;
   /** Passed to the tail loop (tests: short backoff). */
   tail?: { backoff?: { initialMs: number; maxMs: number }; idleTimeoutMs?: number; maxAttempts?: number };
+  /** Passed to `sluice send` (tests: a transport of their own, a short poll). */
+  send?: Pick<SendOptions, 'customTransport' | 'pollIntervalMs'>;
 }
 
 /** Runs `sluice` and resolves with its exit status (see `EXIT` in tail.ts). */
@@ -40,9 +46,21 @@ export async function runCli(ctx: CliContext): Promise<number> {
     case 'version':
       ctx.stdout.write(`sluice ${packageVersion()}\n`);
       return EXIT.ok;
-    case 'usage-error':
-      ctx.stderr.write(`${formatError(command.message, { color: errColor })}\nRun 'sluice tail --help' for usage.\n`);
+    case 'usage-error': {
+      const help = command.topic === 'send' ? 'sluice send --help' : command.topic === 'tail' ? 'sluice tail --help' : 'sluice --help';
+      ctx.stderr.write(`${formatError(command.message, { color: errColor })}\nRun '${help}' for usage.\n`);
       return EXIT.usage;
+    }
+    case 'send':
+      return runSend(
+        {
+          ...command.args,
+          ...(ctx.signal !== undefined && { signal: ctx.signal }),
+          ...(command.args.file === undefined && ctx.stdin !== undefined && { input: ctx.stdin }),
+          ...ctx.send,
+        },
+        { err: ctx.stderr },
+      );
     case 'tail': {
       const a = command.args;
       return runTail(
