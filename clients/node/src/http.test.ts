@@ -4,7 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpTransport } from './http.js';
 
-interface Seen { url: string; headers: http.IncomingHttpHeaders; body: any }
+interface Seen { url: string; headers: http.IncomingHttpHeaders; body: any; raw: Buffer }
 
 /** A server answering each request with `reply`, recording what came in (body gunzipped). */
 async function server(reply: (res: http.ServerResponse, n: number) => void) {
@@ -13,16 +13,18 @@ async function server(reply: (res: http.ServerResponse, n: number) => void) {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      let raw = Buffer.concat(chunks);
-      if (req.headers['content-encoding'] === 'gzip') raw = gunzipSync(raw);
-      seen.push({ url: req.url!, headers: req.headers, body: JSON.parse(raw.toString()) });
+      const wire = Buffer.concat(chunks);
+      const raw = req.headers['content-encoding'] === 'gzip' ? gunzipSync(wire) : wire;
+      seen.push({ url: req.url!, headers: req.headers, body: JSON.parse(raw.toString()), raw: wire });
       reply(res, seen.length);
     });
   });
+  const counts = { connections: 0 };
+  srv.on('connection', () => counts.connections++);
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const port = (srv.address() as AddressInfo).port;
   servers.push(srv);
-  return { seen, base: `http://127.0.0.1:${port}` };
+  return { seen, counts, base: `http://127.0.0.1:${port}` };
 }
 const servers: http.Server[] = [];
 afterEach(() => {
@@ -77,6 +79,33 @@ describe('HttpTransport', () => {
     expect(await t.send('b', ['{}'])).toMatchObject({ ok: false, retryable: true, status: 503, retryAfterMs: 5_000 });
     expect(await t.send('c', ['{}'])).toMatchObject({ ok: false, retryable: false, status: 400, error: 'HTTP 400 invalid_entry: no valid entry' });
     expect(await t.send('d', ['{}'])).toMatchObject({ ok: false, retryable: false, status: 403 });
+  });
+
+  it('sends batch after batch over one kept-alive connection', async () => {
+    const { seen, counts, base } = await server(answer(201, { saved: 1 }));
+    const t = transport(base);
+    for (let i = 0; i < 3; i++) expect((await t.send(`b-${i}`, ['{"message":"m"}'])).ok).toBe(true);
+    expect(seen).toHaveLength(3);
+    expect(counts.connections).toBe(1);
+  });
+
+  it('a prepared batch goes as encoded, its retry sends the same bytes, and another batch is encoded anew', async () => {
+    const { seen, base } = await server((res, n) => (n === 1 ? answer(503, { error: 'store_unavailable' }) : answer(201, { saved: 50 }))(res));
+    const t = transport(base);
+    const batch = (tag: string) => Array.from({ length: 50 }, (_, i) => JSON.stringify({ message: `${tag} ${i} ${'x'.repeat(40)}` }));
+    t.prepare('b-1', batch('a'));
+    expect(await t.send('b-1', batch('a'))).toMatchObject({ ok: false, retryable: true, status: 503 });
+    expect(await t.send('b-1', batch('a'))).toEqual({ ok: true, status: 201, duplicate: false });
+    // A prepared batch that is not the one sent next is not what goes.
+    t.prepare('b-2', batch('b'));
+    expect((await t.send('b-3', batch('c'))).ok).toBe(true);
+    expect(seen.map((s) => [s.body.batch_id, s.body.logs.length, s.body.logs[0].message.slice(0, 3)])).toEqual([
+      ['b-1', 50, 'a 0'],
+      ['b-1', 50, 'a 0'],
+      ['b-3', 50, 'c 0'],
+    ]);
+    expect(seen[1]!.raw.equals(seen[0]!.raw)).toBe(true);
+    expect(seen.every((s) => s.headers['content-encoding'] === 'gzip')).toBe(true);
   });
 
   it('connection refused and timeouts are retryable', async () => {

@@ -1,4 +1,9 @@
-/** The HTTP transport: one JSON batch to `POST /api/logs`, gzip above 1 KiB. */
+/**
+ * The HTTP transport: one JSON batch to `POST /api/logs`, gzip above 1 KiB, over one keep-alive
+ * connection of `node:http`/`node:https` (cheaper per request than `fetch`; no dependency).
+ */
+import http from 'node:http';
+import https from 'node:https';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { parseRetryAfter } from './backoff.js';
@@ -6,6 +11,12 @@ import { parseRetryAfter } from './backoff.js';
 const gzip = promisify(gzipCb);
 
 export const GZIP_ABOVE_BYTES = 1024;
+/**
+ * zlib level 1: on batches of log entries it is 2–3× faster than the default level 6 for a body
+ * about 5 % larger (8.1× against 8.5× smaller than the JSON, 100 entries; 8.8× against 9.3×,
+ * 1000): entries repeat their keys, which the fast level finds too.
+ */
+export const GZIP_LEVEL = 1;
 
 /** What one send attempt came to. */
 export type SendResult =
@@ -18,6 +29,12 @@ export type SendResult =
  */
 export interface Transport {
   send(batchId: string, serializedEntries: string[]): Promise<SendResult>;
+  /**
+   * Optional: the batch likely to be sent next, given while another is on the wire, so that
+   * its encoding overlaps the wait. Only a hint: `send` may come with another batch (then this
+   * one is discarded), and must work without it.
+   */
+  prepare?(batchId: string, serializedEntries: string[]): void;
   /** Releases connections once the logger stopped (the WebSocket transport closes its socket). */
   close?(): Promise<void>;
 }
@@ -40,56 +57,90 @@ export interface HttpTransportOptions {
   userAgent: string;
 }
 
+/** A batch body ready to go: plain JSON, or gzip when over {@link GZIP_ABOVE_BYTES}. */
+interface Encoded {
+  batchId: string;
+  count: number;
+  body: Promise<{ bytes: Buffer; gzip: boolean }>;
+}
+
+/** What came back: the status, Retry-After, and the body (possibly cut short). */
+interface Answer {
+  status: number;
+  retryAfter: string | undefined;
+  body: Buffer;
+}
+
+class RequestTimeout extends Error {
+  constructor() {
+    super('timeout');
+    this.name = 'TimeoutError';
+  }
+}
+
 export class HttpTransport implements Transport {
-  private readonly url: string;
+  private readonly url: URL;
+  private readonly agent: http.Agent;
+  private readonly request: typeof http.request;
+  private readonly baseHeaders: Record<string, string>;
+  /** The batch being sent (kept for its retries: the same bytes again) and the one prepared next. */
+  private current: Encoded | null = null;
+  private next: Encoded | null = null;
+
   constructor(private readonly opts: HttpTransportOptions) {
-    this.url = ingestUrl(opts.endpoint);
+    this.url = new URL(ingestUrl(opts.endpoint));
+    const secure = this.url.protocol === 'https:';
+    // One batch is in flight at a time: one connection, kept alive between batches. Idle
+    // sockets close after 5 s (as Node's global agent), well before servers drop them (Sluice: 65 s).
+    const agentOptions = { keepAlive: true, maxSockets: 1, scheduling: 'lifo' as const, timeout: 5_000 };
+    this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.request = secure ? https.request : http.request;
+    this.baseHeaders = { 'Content-Type': 'application/json', 'User-Agent': opts.userAgent };
+    if (opts.apiKey) this.baseHeaders.Authorization = `Bearer ${opts.apiKey}`;
+  }
+
+  prepare(batchId: string, serializedEntries: string[]): void {
+    this.next = encode(batchId, serializedEntries);
   }
 
   async send(batchId: string, serializedEntries: string[]): Promise<SendResult> {
-    const json = `{"batch_id":${JSON.stringify(batchId)},"logs":[${serializedEntries.join(',')}]}`;
-    const headers: Record<string, string> = {
-      'Content-Type': 'application/json',
-      'User-Agent': this.opts.userAgent,
-    };
-    if (this.opts.apiKey) headers.Authorization = `Bearer ${this.opts.apiKey}`;
-    let body: string | Uint8Array = json;
-    if (Buffer.byteLength(json) > GZIP_ABOVE_BYTES) {
-      body = new Uint8Array(await gzip(json));
-      headers['Content-Encoding'] = 'gzip';
+    const n = serializedEntries.length;
+    if (this.next && this.next.batchId === batchId && this.next.count === n) {
+      this.current = this.next;
+      this.next = null;
+    } else if (!this.current || this.current.batchId !== batchId || this.current.count !== n) {
+      this.current = encode(batchId, serializedEntries);
     }
-    let res: Response;
+    const { bytes, gzip: gzipped } = await this.current.body;
+    const headers: Record<string, string> = { ...this.baseHeaders, 'Content-Length': String(bytes.length) };
+    if (gzipped) headers['Content-Encoding'] = 'gzip';
+
+    let answer: Answer;
     try {
-      res = await fetch(this.url, {
-        method: 'POST',
-        headers,
-        body,
-        signal: AbortSignal.timeout(this.opts.timeoutMs),
-      });
+      answer = await this.post(headers, bytes);
     } catch (err) {
       // Connection refused/reset, DNS, timeout: all worth another try.
-      const e = err as Error & { cause?: { code?: string; message?: string } };
-      const why = e.name === 'TimeoutError' ? 'timeout' : (e.cause?.code ?? e.cause?.message ?? e.message ?? String(err));
+      const e = err as NodeJS.ErrnoException;
+      const why = e.name === 'TimeoutError' ? 'timeout' : (e.code ?? e.message ?? String(err));
       return { ok: false, retryable: true, error: why };
     }
-    let text = '';
-    try {
-      text = await res.text();
-    } catch {
-      // The body broke off: the status still tells what happened.
-    }
-    if (res.ok) {
+    const { status } = answer;
+    if (status >= 200 && status < 300) {
+      // 201 is a first store; a repeated batch_id is answered 200 `duplicate: true`. The 201
+      // body echoes every stored entry: not worth parsing.
       let duplicate = false;
-      try {
-        duplicate = (JSON.parse(text) as { duplicate?: boolean }).duplicate === true;
-      } catch {
-        // A 2xx without a JSON body is still a delivery.
+      if (status !== 201) {
+        try {
+          duplicate = (JSON.parse(answer.body.toString('utf8')) as { duplicate?: boolean }).duplicate === true;
+        } catch {
+          // A 2xx without a JSON body is still a delivery.
+        }
       }
-      return { ok: true, status: res.status, duplicate };
+      return { ok: true, status, duplicate };
     }
-    let error = `HTTP ${res.status}`;
+    let error = `HTTP ${status}`;
     try {
-      const b = JSON.parse(text) as { error?: string; message?: string };
+      const b = JSON.parse(answer.body.toString('utf8')) as { error?: string; message?: string };
       if (b.error) error += ` ${b.error}`;
       if (b.message) error += `: ${b.message}`;
     } catch {
@@ -97,10 +148,58 @@ export class HttpTransport implements Transport {
     }
     return {
       ok: false,
-      retryable: isRetryableStatus(res.status),
-      status: res.status,
-      retryAfterMs: parseRetryAfter(res.headers.get('retry-after')),
+      retryable: isRetryableStatus(status),
+      status,
+      retryAfterMs: parseRetryAfter(answer.retryAfter),
       error,
     };
   }
+
+  async close(): Promise<void> {
+    this.current = this.next = null;
+    this.agent.destroy();
+  }
+
+  /** One POST; rejects on a connection error or after `timeoutMs` (the whole exchange, body included). */
+  private post(headers: Record<string, string>, body: Buffer): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const finish = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        fn();
+      };
+      const req = this.request(this.url, { method: 'POST', headers, agent: this.agent }, (res) => {
+        const chunks: Buffer[] = [];
+        const done = () =>
+          finish(() => {
+            const ra = res.headers['retry-after'];
+            // The body broke off (close before end): the status still tells what happened.
+            resolve({ status: res.statusCode ?? 0, retryAfter: Array.isArray(ra) ? ra[0] : ra, body: Buffer.concat(chunks) });
+          });
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', done);
+        res.on('close', done);
+        res.on('error', done);
+      });
+      const timer = setTimeout(() => req.destroy(new RequestTimeout()), this.opts.timeoutMs);
+      req.on('error', (err) => finish(() => reject(err)));
+      req.end(body);
+    });
+  }
+}
+
+/** `{ batch_id, logs }` as bytes, gzip-compressed (off the main thread) when over 1 KiB. Never rejects. */
+function encode(batchId: string, serializedEntries: string[]): Encoded {
+  const json = `{"batch_id":${JSON.stringify(batchId)},"logs":[${serializedEntries.join(',')}]}`;
+  const plain = Buffer.from(json);
+  const body =
+    plain.length > GZIP_ABOVE_BYTES
+      ? gzip(plain, { level: GZIP_LEVEL }).then(
+          (bytes) => ({ bytes, gzip: true }),
+          () => ({ bytes: plain, gzip: false }),
+        )
+      : Promise.resolve({ bytes: plain, gzip: false });
+  return { batchId, count: serializedEntries.length, body };
 }

@@ -353,3 +353,58 @@ describe('whole entries and odd metadata', () => {
     expect(e.stack_trace).toMatch(/^Error: top\n\s+at /);
   });
 });
+
+describe('the next batch, prepared while one is on the wire', () => {
+  /** Sends wait for release(); records what prepare() and send() were given. */
+  class PreparingTransport implements Transport {
+    prepared: Array<{ batchId: string; messages: string[] }> = [];
+    sent: Array<{ batchId: string; messages: string[] }> = [];
+    private waiting: Array<() => void> = [];
+    prepare(batchId: string, entries: string[]): void {
+      this.prepared.push({ batchId, messages: entries.map((e) => JSON.parse(e).message) });
+    }
+    send(batchId: string, entries: string[]): Promise<SendResult> {
+      this.sent.push({ batchId, messages: entries.map((e) => JSON.parse(e).message) });
+      return new Promise((r) => this.waiting.push(() => r({ ok: true, status: 201, duplicate: false })));
+    }
+    release(): void {
+      this.waiting.shift()?.();
+    }
+  }
+  // The preparation runs in a setImmediate of its own after the send: fake immediates queued by
+  // an immediate need the clock to move.
+  const settle = () => vi.advanceTimersByTimeAsync(1);
+  const start = (transport: Transport, opts: LoggerOptions = {}) =>
+    new DistributedLogger({ serviceName: 'shop', handleExit: false, transport, batchSize: 3, ...opts }).start();
+
+  it('the transport is handed the next full batch, which then goes under that id', async () => {
+    const transport = new PreparingTransport();
+    const logger = start(transport);
+    for (let i = 0; i < 6; i++) logger.info(`m${i}`);
+    await settle();
+    expect(transport.sent).toEqual([{ batchId: expect.any(String), messages: ['m0', 'm1', 'm2'] }]);
+    expect(transport.prepared).toEqual([{ batchId: expect.any(String), messages: ['m3', 'm4', 'm5'] }]);
+    transport.release();
+    await settle();
+    expect(transport.sent[1]).toEqual({ batchId: transport.prepared[0]!.batchId, messages: ['m3', 'm4', 'm5'] });
+    transport.release();
+    await settle();
+    expect(logger.stats()).toMatchObject({ sent: 6, buffered: 0 });
+  });
+
+  it('when the buffer dropped entries in between, the batch sent is what the buffer holds, under a new id', async () => {
+    const transport = new PreparingTransport();
+    const logger = start(transport, { maxBufferEntries: 7 });
+    for (let i = 0; i < 6; i++) logger.info(`m${i}`);
+    await settle();
+    expect(transport.prepared.map((p) => p.messages)).toEqual([['m3', 'm4', 'm5']]);
+    logger.info('m6');
+    logger.info('m7'); // 8 > 7: m3, the oldest waiting, is dropped
+    expect(logger.stats().dropped).toBe(1);
+    transport.release();
+    await settle();
+    const second = transport.sent[1]!;
+    expect(second.batchId).not.toBe(transport.prepared[0]!.batchId);
+    expect(second.messages).toEqual([expect.stringMatching(/buffer overflow, 1 entries dropped/), 'm4', 'm5']);
+  });
+});
