@@ -1,6 +1,7 @@
 /**
  * `npm run bench` (`npm run bench -- --quick` for a shorter run; `--only=decode` / `--only=http`
- * / `--only=redis` / `--only=fanout` / `--only=syslog`; `--no-redis`, `--no-fanout`, `--no-syslog`).
+ * / `--only=redis` / `--only=fanout` / `--only=syslog` / `--only=ws` / `--only=client`;
+ * `--no-redis`, `--no-fanout`, `--no-syslog`, `--no-ws`, `--no-client`).
  *
  * Prints decode throughput (lines/s, MB/s) on 100-line and ~1 MB bodies and HTTP ingest lines/s
  * on `POST /drain`, each beside a bare `node:http` server and npm `logfmt` measured in the same
@@ -289,6 +290,12 @@ if (!args.includes('--no-syslog') && (only === undefined || only === 'syslog')) 
 if (!args.includes('--no-ws') && (only === undefined || only === 'ws')) {
   const { printWsIngest, runWsIngestBench } = await import('./ws-ingest.js');
   printWsIngest(await runWsIngestBench({ quick, serverNodeArgs: httpOpts.serverNodeArgs }));
+}
+
+// The client library (bench/client.ts, `--only=client`, skipped with `--no-client`): log call cost, delivered entries/s, full-buffer RSS, a 5 s outage.
+if (!args.includes('--no-client') && (only === undefined || only === 'client')) {
+  const { printClientBench, runClientBench } = await import('./client.js');
+  printClientBench(await runClientBench({ quick, serverNodeArgs: httpOpts.serverNodeArgs, profileDir }));
 }
 
 // The fan-out benchmark (bench/fanout.ts) prints its own tables and targets.
