@@ -265,6 +265,25 @@ describe('the state machine', () => {
     expect(logger.stats()).toMatchObject({ sent: 2, buffered: 0, state: 'stopped' });
   });
 
+  it('stop() on a logger already Failed keeps trying until its deadline, and delivers when the gateway returns', async () => {
+    const { logger, transport } = make({ maxRetries: 1, stopTimeoutMs: 60_000 });
+    let up = false;
+    transport.answer = () => (up ? { ok: true, status: 201, duplicate: false } : DOWN);
+    logger.start();
+    for (let i = 0; i < 10; i++) logger.info(`m${i}`);
+    void logger.flush();
+    await vi.advanceTimersByTimeAsync(5_000); // the send and its one retry fail: Failed
+    expect(logger.state).toBe('failed');
+    let done = false;
+    const stopped = logger.stop().then(() => (done = true));
+    await vi.advanceTimersByTimeAsync(20_000); // several more failed attempts: stop() must not give up yet
+    expect(done).toBe(false);
+    up = true;
+    await vi.advanceTimersByTimeAsync(31_000);
+    await stopped;
+    expect(logger.stats()).toMatchObject({ sent: 10, failed: 0, buffered: 0, state: 'stopped' });
+  });
+
   it('stop() from Retrying delivers if it can, else gives up at its deadline and counts what it lost', async () => {
     const { logger, transport, states } = make({ stopTimeoutMs: 3_000 });
     transport.answer = () => DOWN;

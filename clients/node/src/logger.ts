@@ -554,7 +554,8 @@ export class DistributedLogger extends EventEmitter {
     }
     const delay = backoffDelay(Math.min(retryNumber, 30), result.retryAfterMs, this.random);
     if (!stopping) this.setState(giveUp ? 'failed' : 'retrying');
-    if (giveUp) this.resolveDrainWaiters(); // flush() gives up with the logger; stop() has its own deadline
+    // flush() gives up with the logger; stop() keeps trying until its own deadline.
+    if (giveUp && !stopping) this.resolveDrainWaiters();
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.counters.retries++;
