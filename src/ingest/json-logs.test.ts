@@ -134,6 +134,21 @@ describe('POST /api/logs', () => {
     expect((await gw.store.query({ appIds: ['app-a'], limit: 10, offset: 0 })).total).toBe(1);
   });
 
+  it('Prefer: return=minimal answers the count and the errors without echoing the stored entries', async () => {
+    const batch = { batch_id: 'b-min', logs: [{ message: 'kept' }, { level: 'info' }] };
+    const res = await post(batch, { headers: { Prefer: 'respond-async, RETURN = minimal; x=1' } });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('preference-applied')).toBe('return=minimal');
+    expect(await res.json()).toEqual({ saved: 1, errors: [{ index: 1, error: 'message: required' }] });
+    const again = await post(batch, { headers: { Prefer: 'return=minimal' } });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ saved: 0, duplicate: true, errors: null });
+    // Without the preference the answer is the full one.
+    const full = (await (await post({ message: 'full' }, { headers: { Prefer: 'return=representation' } })).json()) as Saved;
+    expect(full.entries[0]).toMatchObject({ message: 'full' });
+    expect((await gw.store.query({ appIds: ['app-a'], limit: 10, offset: 0 })).entries.map((e) => e.message).sort()).toEqual(['full', 'kept']);
+  });
+
   it('stores the valid entries of a batch and lists the invalid ones by index', async () => {
     const res = await post({ logs: [{ message: 'ok' }, { level: 'loud', message: 'bad level' }, { level: 'info' }] });
     expect(res.status).toBe(201);

@@ -128,12 +128,28 @@ export function jsonLogRoutes(deps: GatewayDeps): Hono {
       metrics?.lines(route, 201, entries.length);
       countErrors();
     }
-    if (result.duplicate) return c.json({ saved: 0, duplicate: true, entries: [], errors: null }, 200);
+    const minimal = prefersMinimal(c.req.header('prefer'));
+    if (minimal) c.header('Preference-Applied', 'return=minimal');
+    if (result.duplicate) return c.json(minimal ? { saved: 0, duplicate: true, errors: null } : { saved: 0, duplicate: true, entries: [], errors: null }, 200);
     // Built as text: the entries are stored, so serialising them for the answer must not fail it.
     c.header('Content-Type', 'application/json');
-    return c.body(`{"saved":${entries.length},"entries":${entriesJsonArray(entries)},"errors":${errors.length ? JSON.stringify(errors) : 'null'}}`, 201);
+    const errorsJson = errors.length ? JSON.stringify(errors) : 'null';
+    // `Prefer: return=minimal` (RFC 7240): a client library that only reads the status is spared
+    // the stored entries echoed back, which cost as much as normalising them.
+    if (minimal) return c.body(`{"saved":${entries.length},"errors":${errorsJson}}`, 201);
+    return c.body(`{"saved":${entries.length},"entries":${entriesJsonArray(entries)},"errors":${errorsJson}}`, 201);
   });
   return app;
+}
+
+/** `Prefer: return=minimal` among the request's preferences (RFC 7240 §4.2; tokens are case-insensitive). */
+export function prefersMinimal(prefer: string | undefined): boolean {
+  if (!prefer) return false;
+  for (const part of prefer.split(',')) {
+    const pref = part.split(';', 1)[0]!.trim().toLowerCase().replace(/\s*=\s*/, '=');
+    if (pref === 'return=minimal' || pref === 'return="minimal"') return true;
+  }
+  return false;
 }
 
 /**

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BARE_METRIC_CASES, LOGPLEX_DROP_CASES } from '../../test/support/metric-cases.js';
 import { EntrySchema, type Entry } from './entry.js';
-import { classifyJsonPayload, jsonToEntry, type ClassifiedJsonPayload, type JsonEntryDefaults } from './from-json.js';
+import { classifyJsonPayload, itemPassesSchema, ItemSchema, jsonToEntry, type ClassifiedJsonPayload, type JsonEntryDefaults } from './from-json.js';
 
 const RECEIVED = '2025-01-15T14:22:00.500000Z';
 const DEFAULTS: JsonEntryDefaults = { appId: 'billing-api', receivedAt: RECEIVED };
@@ -314,5 +314,35 @@ describe('classifyJsonPayload', () => {
   it('accepts an empty batch', () => {
     expect(classify({ logs: [] }).items).toEqual([]);
     expect(classify([]).items).toEqual([]);
+  });
+});
+
+describe('the hand-written item check', () => {
+  // Every field of the schema, each given a value of every JSON kind (and strings around the
+  // length bounds): the fast check and zod must agree on each item.
+  const fieldValue = fc.oneof(
+    fc.constant(undefined),
+    fc.constant(null),
+    fc.string({ maxLength: 3 }),
+    fc.constantFrom('x'.repeat(100), 'x'.repeat(101), 'x'.repeat(255), 'x'.repeat(256)),
+    fc.double(),
+    fc.integer(),
+    fc.boolean(),
+    fc.array(fc.oneof(fc.string({ maxLength: 3 }), fc.integer()), { maxLength: 3 }),
+    fc.dictionary(fc.string({ maxLength: 3 }), fc.integer(), { maxKeys: 2 }),
+  );
+  const keys = Object.keys(ItemSchema.shape);
+  it('accepts exactly what the zod schema accepts', () => {
+    fc.assert(
+      // Two fields at a time: with more, nearly every item has some wrong field and both
+      // verdicts are "no" whatever the other rules say.
+      fc.property(fc.subarray(keys, { maxLength: 2 }), fc.tuple(fieldValue, fieldValue), (picked, values) => {
+        const item: Record<string, unknown> = {};
+        picked.forEach((k, i) => (item[k] = values[i]));
+        const plain = JSON.parse(JSON.stringify(item)) as Record<string, unknown>;
+        expect(itemPassesSchema(plain)).toBe(ItemSchema.safeParse(plain).success);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

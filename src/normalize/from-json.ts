@@ -28,7 +28,7 @@ const str = (max?: number) => (max === undefined ? z.string() : z.string().max(m
  * error can say `message: required`); `null` counts as absent, since clients serialise missing
  * optionals as null. Unknown keys are not rejected: {@link jsonToEntry} moves them into context.
  */
-const ItemSchema = z.object({
+export const ItemSchema = z.object({
   timestamp: z
     .union([z.string(), z.number()], { error: 'expected an ISO 8601 string or epoch milliseconds' })
     .nullish(),
@@ -52,6 +52,61 @@ const ItemSchema = z.object({
 
 /** Item fields with a meaning; any other key of an item goes into the entry's context. */
 const KNOWN_FIELDS: ReadonlySet<string> = new Set(Object.keys(ItemSchema.shape));
+
+type ItemFields = z.infer<typeof ItemSchema>;
+
+/**
+ * What {@link ItemSchema} accepts, checked by hand: the schema's rules on every field that is
+ * present and not null. Zod's safeParse cost about a third of a JSON entry's normalisation, and
+ * nearly every item is valid, so this decides; the schema still runs for an item that fails
+ * here, to word the error (and stays the one statement of the rules: a test holds the two to
+ * the same verdicts).
+ */
+const FAST_RULES: ReadonlyArray<readonly [key: string, kind: 'str' | 'strnum' | 'obj' | 'tags', max: number]> = [
+  ['timestamp', 'strnum', Infinity],
+  ['level', 'strnum', Infinity],
+  ['app_id', 'str', 100],
+  ['app_key', 'str', 100],
+  ['message', 'str', Infinity],
+  ['msg', 'str', Infinity],
+  ['context', 'obj', 0],
+  ['stack_trace', 'str', Infinity],
+  ['tags', 'tags', 0],
+  ['trace_id', 'str', 255],
+  ['batch_id', 'str', 255],
+  ['category', 'str', 100],
+  ['user_agent', 'str', 255],
+  ['environment', 'str', 100],
+  ['source', 'str', 255],
+  ['proc', 'str', 255],
+  ['host', 'str', 255],
+];
+
+/** True when {@link ItemSchema} would accept `item` (a plain object) as it is. */
+export function itemPassesSchema(item: Record<string, unknown>): boolean {
+  for (let i = 0; i < FAST_RULES.length; i++) {
+    const [key, kind, max] = FAST_RULES[i]!;
+    const v = item[key];
+    if (v === undefined || v === null) continue;
+    switch (kind) {
+      case 'str':
+        if (typeof v !== 'string' || v.length > max) return false;
+        break;
+      case 'strnum':
+        if (typeof v !== 'string' && typeof v !== 'number') return false;
+        if (typeof v === 'number' && !Number.isFinite(v)) return false;
+        break;
+      case 'obj':
+        if (!isPlainObject(v)) return false;
+        break;
+      case 'tags':
+        if (!Array.isArray(v)) return false;
+        for (let j = 0; j < v.length; j++) if (typeof v[j] !== 'string') return false;
+        break;
+    }
+  }
+  return true;
+}
 
 /** What {@link jsonToEntry} needs besides the item. */
 export interface JsonEntryDefaults {
@@ -125,14 +180,18 @@ export function jsonToEntry(item: unknown, defaults: JsonEntryDefaults): JsonEnt
 
 function toEntry(item: unknown, defaults: JsonEntryDefaults): JsonEntryResult {
   if (!isPlainObject(item)) return { ok: false, error: 'expected a JSON object' };
-  const parsed = ItemSchema.safeParse(item);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      error: parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : 'item'}: ${i.message}`).join('; '),
-    };
+  let d: ItemFields;
+  if (itemPassesSchema(item)) d = item as ItemFields;
+  else {
+    const parsed = ItemSchema.safeParse(item);
+    if (!parsed.success) {
+      return {
+        ok: false,
+        error: parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : 'item'}: ${i.message}`).join('; '),
+      };
+    }
+    d = parsed.data;
   }
-  const d = parsed.data;
 
   const sentMessage = d.message ?? d.msg;
   if (sentMessage == null) return { ok: false, error: 'message: required' };

@@ -95,7 +95,8 @@ export class HttpTransport implements Transport {
     const agentOptions = { keepAlive: true, maxSockets: 1, scheduling: 'lifo' as const, timeout: 5_000 };
     this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     this.request = secure ? https.request : http.request;
-    this.baseHeaders = { 'Content-Type': 'application/json', 'User-Agent': opts.userAgent };
+    // return=minimal: the gateway then answers the count, not the stored entries (only the status is read).
+    this.baseHeaders = { 'Content-Type': 'application/json', 'User-Agent': opts.userAgent, Prefer: 'return=minimal' };
     if (opts.apiKey) this.baseHeaders.Authorization = `Bearer ${opts.apiKey}`;
   }
 
