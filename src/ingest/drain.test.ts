@@ -224,6 +224,21 @@ describe('POST /drain', () => {
     expect(await res.json()).toMatchObject({ error: 'body_too_large' });
   });
 
+  it('accepts a small gzip body that inflates past the synchronous cap (1 MiB) but within the limit', async () => {
+    const one = frame(herokuLines[0]!);
+    const copies = Math.ceil((1.5 * 1024 * 1024) / Buffer.byteLength(one));
+    const body = gzipSync(one.repeat(copies));
+    expect(body.length).toBeLessThan(64 * 1024); // the synchronous path is tried first
+    const big = await makeGateway({ historyPerApp: 10_000, historyBytesPerApp: 64 * 1024 * 1024 });
+    const res = await big.app.request('/drain', {
+      method: 'POST',
+      headers: { ...LOGPLEX, Authorization: basic(big.a.ingest), 'Content-Encoding': 'gzip' },
+      body,
+    });
+    expect(res.status).toBe(200);
+    expect((await big.store.query({ appIds: [big.a.id], limit: 1, offset: 0 })).total).toBe(copies);
+  });
+
   it('answers 400 for a gzip body that does not inflate', async () => {
     const res = await drain('not gzip at all', { 'Content-Encoding': 'gzip' });
     expect(res.status).toBe(400);
