@@ -72,14 +72,14 @@ function logOne(logger: DistributedLogger, i: number): void {
 // The gateway child and CPU accounting
 // ---------------------------------------------------------------------------------------------
 
-interface Gateway {
+export interface Gateway {
   child: ChildProcess;
   port: number;
   url: string;
 }
 
 /** `src/main.ts` as `npm start` runs it, on 127.0.0.1 (`port` 0: a free one); resolves once it listens. */
-async function startGateway(opts: { port?: number; env?: Record<string, string>; nodeArgs?: string[] }): Promise<Gateway> {
+export async function startGateway(opts: { port?: number; env?: Record<string, string>; nodeArgs?: string[] }): Promise<Gateway> {
   const child = spawn(
     process.execPath,
     ['--max-semi-space-size=32', ...REGEX_NODE_FLAGS, ...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts'],

@@ -1,7 +1,8 @@
 /**
  * `npm run bench` (`npm run bench -- --quick` for a shorter run; `--only=decode` / `--only=http`
- * / `--only=redis` / `--only=fanout` / `--only=syslog` / `--only=ws` / `--only=client`;
- * `--no-redis`, `--no-fanout`, `--no-syslog`, `--no-ws`, `--no-client`).
+ * / `--only=redis` / `--only=fanout` / `--only=syslog` / `--only=ws` / `--only=client` / `--only=clients`
+ * (with `--lang=python,go` to pick languages); `--no-redis`, `--no-fanout`, `--no-syslog`, `--no-ws`,
+ * `--no-client`, `--no-clients`).
  *
  * Prints decode throughput (lines/s, MB/s) on 100-line and ~1 MB bodies and HTTP ingest lines/s
  * on `POST /drain`, each beside a bare `node:http` server and npm `logfmt` measured in the same
@@ -296,6 +297,13 @@ if (!args.includes('--no-ws') && (only === undefined || only === 'ws')) {
 if (!args.includes('--no-client') && (only === undefined || only === 'client')) {
   const { printClientBench, runClientBench } = await import('./client.js');
   printClientBench(await runClientBench({ quick, serverNodeArgs: httpOpts.serverNodeArgs, profileDir }));
+}
+
+// Every client library's conformance program with a big run (bench/clients.ts, `--only=clients`, skipped with `--no-clients`): log call cost, entries/s delivered, peak RSS, against Node's.
+if (!args.includes('--no-clients') && (only === undefined || only === 'clients')) {
+  const { printClientsBench, runClientsBench } = await import('./clients.js');
+  const languages = args.find((a) => a.startsWith('--lang='))?.slice(7).split(',').filter(Boolean);
+  printClientsBench(await runClientsBench({ quick, serverNodeArgs: httpOpts.serverNodeArgs, languages }), quick);
 }
 
 // The fan-out benchmark (bench/fanout.ts) prints its own tables and targets.
