@@ -1,0 +1,3 @@
+module github.com/sluice-gateway/sluice/clients/go
+
+go 1.19
