@@ -163,7 +163,7 @@ export function check(input: CheckInput): string[] {
   if (reached.length === 0) fail.push('no request reached the proxy');
   const uaRe = /^sluice-[a-z]+\/\S+ \([A-Za-z][\w.+-]* [^()]+\)$/;
   const badUa = reached.find((r) => !r.userAgent || !uaRe.test(r.userAgent) || !r.userAgent.startsWith(`${report.library} (`));
-  if (badUa) fail.push(`User-Agent ${JSON.stringify(badUa.userAgent)} is not "${report.library} (<runtime> <version>)"`);
+  if (badUa) fail.push(`User-Agent ${JSON.stringify(badUa.userAgent)} is not "${report.library} (<runtime> <version>)", the runtime's name and version apart as in "(node 20.18.0)"`);
   const badReq = reached.find((r) => r.method !== 'POST' || !/^\/api\/logs(\?|$)/.test(r.path));
   if (badReq) fail.push(`request ${badReq.method} ${badReq.path}`);
   const noBatch = reached.find((r) => !r.error && r.batchId === undefined);
