@@ -9,7 +9,8 @@
  * - the cost of one log call (the program times each; p50, p99, max);
  * - entries/s delivered: entries the gateway stored (`sluice_ingest_lines_total`) divided
  *   by the program's elapsed_ms (first log call to every logger's stop() returned);
- * - the program's peak RSS (VmHWM of /proc/<pid>/status, sampled every 20 ms), the whole process,
+ * - the program's peak RSS (GNU time's %M where /usr/bin/time is installed, else VmHWM of
+ *   /proc/<pid>/status sampled every 20 ms), the whole process,
  *   in those runs; and what buffering costs: the peak RSS of a 10,000-entry run at the default
  *   buffer bound less that of a one-entry run (the runtime and the library loaded);
  * - CPU of the program, the gateway and everything else over the run: when other processes took

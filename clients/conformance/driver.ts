@@ -9,7 +9,7 @@
  * (exit 1 when a scenario failed). `npm test` runs it through test/conformance.test.ts.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { liveApp, writeAppsConfig, type LiveApp } from '../../test/support/live.js';
@@ -69,7 +69,7 @@ export interface ProcessOutcome {
   stdout: string;
   stderr: string;
   timedOut: boolean;
-  /** Peak RSS (VmHWM of /proc/<pid>/status, sampled) in MiB, when `sampleMemory` was asked. */
+  /** Peak RSS in MiB, when `measureMemory` was asked. */
   peakRssMiB?: number;
 }
 
@@ -89,15 +89,25 @@ function vmHwmMiB(pid: number): number | undefined {
   }
 }
 
-/** Runs `c` to its end (killed after `timeoutMs`). `sampleMemory`: poll its peak RSS every 20 ms. */
+/** GNU time, whose `%M` is the peak RSS the kernel kept for the process (wait4's ru_maxrss): exact even for a short run. */
+const GNU_TIME = '/usr/bin/time';
+
+/**
+ * Runs `c` to its end (killed after `timeoutMs`). `measureMemory`: its peak RSS, from GNU time
+ * where installed (Debian's `time`), else by polling VmHWM every 20 ms (which can miss a run
+ * shorter than that).
+ */
 export function runCommand(
   c: Command,
   extraEnv: Record<string, string> = {},
   timeoutMs = PROGRAM_TIMEOUT_MS,
-  sampleMemory = false,
+  measureMemory = false,
 ): Promise<ProcessOutcome> {
+  const timeFile = measureMemory && existsSync(GNU_TIME) ? join(mkdtempSync(join(tmpdir(), 'sluice-time-')), 'rss') : undefined;
+  const sampleMemory = measureMemory && !timeFile;
+  const [cmd, args] = timeFile ? [GNU_TIME, ['-f', '%M', '-o', timeFile, c.cmd, ...c.args]] : [c.cmd, c.args];
   return new Promise((resolve) => {
-    const child = spawn(c.cmd, c.args, {
+    const child = spawn(cmd, args, {
       cwd: c.cwd ? join(ROOT, c.cwd) : ROOT,
       env: childEnv({ ...c.env, ...extraEnv }),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -124,6 +134,15 @@ export function runCommand(
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (sampler) clearInterval(sampler);
+      if (timeFile) {
+        try {
+          const kb = Number(readFileSync(timeFile, 'utf8').trim().split('\n').at(-1));
+          if (kb > 0) peak = kb / 1024;
+        } catch {
+          // no figure: GNU time could not write it
+        }
+        rmSync(join(timeFile, '..'), { recursive: true, force: true });
+      }
       resolve({ code, signal, stdout, stderr, timedOut, peakRssMiB: peak });
     });
     if (sampleMemory) child.on('spawn', sample);
