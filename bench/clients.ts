@@ -257,7 +257,7 @@ export function printClientsBench(figs: LanguageFigures[], quick: boolean): void
   for (const n of notes) console.log(n);
   console.log(
     '  (call: each log call timed by the program with its monotonic clock; delivered/s: stored ÷ elapsed_ms, first call to stop() returned; ' +
-      `peak RSS: the whole process (VmHWM) in the ${RUN.entries.toLocaleString('en')}-entry runs, holding what it buffered; baseline: peak RSS of a one-entry run; ` +
+      `peak RSS: the whole process (GNU time's %M, else VmHWM) in the ${RUN.entries.toLocaleString('en')}-entry runs, holding what it buffered; baseline: peak RSS of a one-entry run; ` +
       `+10k: peak RSS of ${MEMORY_RUN.entries.toLocaleString('en')} entries back to back at the default bound of ${MEMORY_RUN.max_buffer_entries.toLocaleString('en')}, less the baseline; ` +
       'CPU in % of one core over a run; MB = MiB here)',
   );
