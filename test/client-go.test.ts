@@ -130,7 +130,7 @@ async function recordingProxy(gw: GatewayProcess): Promise<{ url: string; header
   };
 }
 
-const USER_AGENT = /^sluice-go\/0\.1\.0 \(go1\.\d+(\.\d+)?\)$/;
+const USER_AGENT = /^sluice-go\/0\.1\.0 \(go 1\.\d+(\.\d+)?\)$/;
 
 describe.skipIf(skip)('clients/go', () => {
   it('go test -race ./... passes (batcher, state machine, backoff, overflow, retries, Writer)', async () => {

@@ -20,12 +20,13 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Version is the library's version, sent in the User-Agent (sluice-go/Version (go1.x.y)).
+// Version is the library's version, sent in the User-Agent (sluice-go/Version (go 1.x.y)).
 const Version = "0.1.0"
 
 // DefaultEndpoint is the gateway used when neither Config.Endpoint nor SLUICE_URL is set.
@@ -229,7 +230,8 @@ func New(cfg Config) *Logger {
 			return src.Float64()
 		}
 	}
-	userAgent := fmt.Sprintf("sluice-go/%s (%s)", Version, runtime.Version())
+	// "(go 1.19.8)": runtime and version apart, as every Sluice client writes them (PROGRAM.md).
+	userAgent := fmt.Sprintf("sluice-go/%s (go %s)", Version, strings.TrimPrefix(runtime.Version(), "go"))
 	l.sender = newHTTPSender(endpoint, firstNonEmpty(cfg.APIKey, os.Getenv("SLUICE_TOKEN")), userAgent,
 		positiveDuration(cfg.RequestTimeout, 10*time.Second), cfg.HTTPClient)
 	return l

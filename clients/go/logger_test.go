@@ -67,7 +67,7 @@ func TestDeliversOneBatchWithTheHeaders(t *testing.T) {
 	if r.Path != "/api/logs" || !uuidRE.MatchString(r.BatchID) {
 		t.Errorf("path %s, batch_id %q", r.Path, r.BatchID)
 	}
-	if got := r.Header.Get("User-Agent"); !regexp.MustCompile(`^sluice-go/0\.1\.0 \(go1\.\d+(\.\d+)?\)$`).MatchString(got) {
+	if got := r.Header.Get("User-Agent"); !regexp.MustCompile(`^sluice-go/0\.1\.0 \(go 1\.\d+(\.\d+)?\)$`).MatchString(got) {
 		t.Errorf("User-Agent %q", got)
 	}
 	if r.Header.Get("Authorization") != "Bearer t.secret-token" || r.Header.Get("Content-Type") != "application/json" || r.Header.Get("Prefer") != "return=minimal" {
