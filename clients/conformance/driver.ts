@@ -69,6 +69,8 @@ export interface ProcessOutcome {
   stdout: string;
   stderr: string;
   timedOut: boolean;
+  /** The deadline it ran under. */
+  timeoutMs: number;
   /** Peak RSS in MiB, when `measureMemory` was asked. */
   peakRssMiB?: number;
 }
@@ -111,6 +113,9 @@ export function runCommand(
       cwd: c.cwd ? join(ROOT, c.cwd) : ROOT,
       env: childEnv({ ...c.env, ...extraEnv }),
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Under GNU time the program is a grandchild: its own process group, so a timeout ends both
+      // (killing time alone would leave the program running, holding the pipes open).
+      detached: Boolean(timeFile),
     });
     let stdout = '';
     let stderr = '';
@@ -126,7 +131,13 @@ export function runCommand(
     const sampler = sampleMemory ? setInterval(sample, 20) : undefined;
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      if (timeFile && child.pid) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
+      } else child.kill('SIGKILL');
     }, timeoutMs);
     child.on('error', (err) => {
       stderr += `\n${err.message}`;
@@ -143,7 +154,7 @@ export function runCommand(
         }
         rmSync(join(timeFile, '..'), { recursive: true, force: true });
       }
-      resolve({ code, signal, stdout, stderr, timedOut, peakRssMiB: peak });
+      resolve({ code, signal, stdout, stderr, timedOut, timeoutMs, peakRssMiB: peak });
     });
     if (sampleMemory) child.on('spawn', sample);
   });
@@ -156,7 +167,7 @@ function tail(text: string, lines = 3): string {
 
 /** Parses the program's one JSON line (PROGRAM.md). */
 export function parseReport(out: ProcessOutcome): { report?: ProgramReport; error?: string } {
-  if (out.timedOut) return { error: `timed out after ${PROGRAM_TIMEOUT_MS / 1000} s: ${tail(out.stderr)}` };
+  if (out.timedOut) return { error: `timed out after ${out.timeoutMs / 1000} s: ${tail(out.stderr)}` };
   if (out.code !== 0) return { error: `exit ${out.code ?? out.signal}: ${tail(out.stderr)}` };
   const lines = out.stdout.split('\n').filter((l) => l.trim());
   if (lines.length !== 1) return { error: `stdout has ${lines.length} lines, not one JSON line: ${tail(out.stdout)}` };
