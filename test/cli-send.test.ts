@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { liveApp, sleep, writeAppsConfig } from './support/live.js';
+import { readHistory } from './support/history.js';
 import { startGatewayProcess, type GatewayProcess } from './support/process.js';
 
 /**
@@ -35,15 +36,7 @@ interface Stored { level: string; message: string; source?: string; timestamp: s
 
 /** Every stored entry of the app, oldest first (the history API pages newest first). */
 async function history(gw: GatewayProcess): Promise<Stored[]> {
-  const entries: Stored[] = [];
-  for (let offset = 0; ; offset += 1000) {
-    const res = await fetch(`${gw.url}/api/logs?limit=1000&offset=${offset}`, { headers: { Authorization: `Bearer ${APP.read}` } });
-    expect(res.status).toBe(200);
-    const page = (await res.json()) as { entries: Stored[] };
-    entries.push(...page.entries);
-    if (page.entries.length < 1000) break;
-  }
-  return entries.reverse();
+  return (await readHistory<Stored>(gw.url, APP.read)).entries.reverse();
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { liveApp, writeAppsConfig } from './support/live.js';
+import { readHistory } from './support/history.js';
+import { expectToolOk, runTool, type ToolRun } from './support/run-tool.js';
 import { startGatewayProcess, type GatewayProcess } from './support/process.js';
 
 /**
@@ -41,33 +43,14 @@ function goEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return env;
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = ToolRun;
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Run> {
   if (!haveGo) throw new Error(`${NO_GO} (required under CI)`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: GO_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runTool(cmd, args, { cwd: GO_DIR, env, timeoutMs });
 }
 
-/** Fails with the command's whole output when it did not exit 0. */
-function expectOk(r: Run, what: string): void {
-  if (r.code !== 0) throw new Error(`${what} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
-}
+const expectOk = expectToolOk;
 
 const APP = liveApp('my-application'); // the examples' ServiceName
 const CONFIG = writeAppsConfig([APP]);
@@ -97,14 +80,7 @@ interface Stored {
 
 /** Every stored entry of the app, newest first. */
 async function history(gw: GatewayProcess): Promise<Stored[]> {
-  const entries: Stored[] = [];
-  for (let offset = 0; ; offset += 1000) {
-    const res = await fetch(`${gw.url}/api/logs?limit=1000&offset=${offset}`, { headers: { Authorization: `Bearer ${APP.read}` } });
-    expect(res.status).toBe(200);
-    const page = (await res.json()) as { entries: Stored[] };
-    entries.push(...page.entries);
-    if (page.entries.length < 1000) return entries;
-  }
+  return (await readHistory<Stored>(gw.url, APP.read)).entries;
 }
 
 /** A pass-through proxy in front of the gateway that records each request's headers. */

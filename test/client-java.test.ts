@@ -1,9 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveApp, writeAppsConfig, type LiveApp } from './support/live.js';
+import { expectToolOk, runTool, type ToolRun } from './support/run-tool.js';
 import { startGatewayProcess, type GatewayProcess } from './support/process.js';
 
 /**
@@ -43,33 +44,15 @@ function requireJava(): void {
   if (missing) throw new Error(`the Java client's tests need Java 17 and the Debian jars in CI: ${missing}`);
 }
 
-interface Run { code: number | null; stdout: string; stderr: string }
+type Run = ToolRun;
 
 /** Runs a command in clients/java with only PATH (and JAVA_HOME) from the test's environment. */
 function run(cmd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 40_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      cwd: JAVA_DIR,
-      env: { PATH: process.env.PATH ?? '', ...(process.env.JAVA_HOME ? { JAVA_HOME: process.env.JAVA_HOME } : {}), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  const base = { PATH: process.env.PATH ?? '', ...(process.env.JAVA_HOME ? { JAVA_HOME: process.env.JAVA_HOME } : {}) };
+  return runTool(cmd, args, { cwd: JAVA_DIR, env: { ...base, ...env }, timeoutMs });
 }
 
-/** Fails with the program's output when it did not exit 0. */
-function expectSuccess(r: Run, what: string): void {
-  if (r.code !== 0) throw new Error(`${what} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
-}
+const expectSuccess = expectToolOk;
 
 interface Stored {
   level: string;

@@ -4,6 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DistributedLogger, VERSION, type BatchFailedEvent, type BatchSentEvent } from '../clients/node/src/index.js';
 import { liveApp, sleep, writeAppsConfig, type LiveApp } from './support/live.js';
+import { readHistory } from './support/history.js';
 import { startGatewayProcess, type GatewayProcess } from './support/process.js';
 import {
   deleteKeysWithPrefix,
@@ -64,15 +65,7 @@ interface Stored {
 
 /** Every stored entry of `app`, oldest first (the history API pages newest first). */
 async function history(gw: GatewayProcess, app: LiveApp, query = ''): Promise<Stored[]> {
-  const entries: Stored[] = [];
-  for (let offset = 0; ; offset += 1000) {
-    const res = await fetch(`${gw.url}/api/logs?limit=1000&offset=${offset}${query}`, { headers: { Authorization: `Bearer ${app.read}` } });
-    expect(res.status).toBe(200);
-    const page = (await res.json()) as { total: number; entries: Stored[] };
-    entries.push(...page.entries);
-    if (page.entries.length < 1000) break;
-  }
-  return entries.reverse();
+  return (await readHistory<Stored>(gw.url, app.read, query)).entries.reverse();
 }
 
 /** The `seq` of each stored entry of `worker`, in stored order. */

@@ -11,6 +11,7 @@ import {
   type LoggerOptions,
 } from '../clients/node/src/index.js';
 import { liveApp, sleep, writeAppsConfig } from './support/live.js';
+import { readHistory } from './support/history.js';
 import { startGatewayProcess, type GatewayProcess } from './support/process.js';
 import { deleteKeysWithPrefix, getTestRedis, redisAvailable, testKeyPrefix, type TestRedis } from './support/redis.js';
 
@@ -52,17 +53,7 @@ interface Stored {
 
 /** Every stored entry of the app, paging through the history API (newest first). */
 async function history(gw: GatewayProcess): Promise<{ total: number; entries: Stored[] }> {
-  const entries: Stored[] = [];
-  let total = 0;
-  for (let offset = 0; ; offset += 1000) {
-    const res = await fetch(`${gw.url}/api/logs?limit=1000&offset=${offset}`, { headers: { Authorization: `Bearer ${APP.read}` } });
-    expect(res.status).toBe(200);
-    const page = (await res.json()) as { total: number; entries: Stored[] };
-    total = page.total;
-    entries.push(...page.entries);
-    if (page.entries.length < 1000) break;
-  }
-  return { total, entries };
+  return readHistory<Stored>(gw.url, APP.read);
 }
 
 function wsLogger(gw: GatewayProcess, opts: LoggerOptions = {}): DistributedLogger {

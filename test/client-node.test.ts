@@ -6,6 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DistributedLogger } from '../clients/node/src/index.js';
 import { liveApp, sleep, writeAppsConfig } from './support/live.js';
+import { readHistory } from './support/history.js';
 import { startGatewayProcess, type GatewayProcess } from './support/process.js';
 import { deleteKeysWithPrefix, getTestRedis, redisAvailable, testKeyPrefix, type TestRedis } from './support/redis.js';
 
@@ -36,17 +37,7 @@ interface Stored { level: string; message: string; source?: string; category?: s
 
 /** Every stored entry of the app, paging through the history API. */
 async function history(gw: GatewayProcess): Promise<{ total: number; entries: Stored[] }> {
-  const entries: Stored[] = [];
-  let total = 0;
-  for (let offset = 0; ; offset += 1000) {
-    const res = await fetch(`${gw.url}/api/logs?limit=1000&offset=${offset}`, { headers: { Authorization: `Bearer ${APP.read}` } });
-    expect(res.status).toBe(200);
-    const page = (await res.json()) as { total: number; entries: Stored[] };
-    total = page.total;
-    entries.push(...page.entries);
-    if (page.entries.length < 1000) break;
-  }
-  return { total, entries };
+  return readHistory<Stored>(gw.url, APP.read);
 }
 
 describe('@sluice/client against the gateway process', () => {

@@ -1,7 +1,8 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveApp, writeAppsConfig, type LiveApp } from './support/live.js';
+import { expectToolOk, runTool, type ToolRun } from './support/run-tool.js';
 import { startGatewayProcess, type GatewayProcess } from './support/process.js';
 
 /**
@@ -31,39 +32,15 @@ function requirePython(): void {
   if (missing) throw new Error(`the Python client's tests need python3 ≥ 3.9 in CI: ${missing}`);
 }
 
-interface Run { code: number | null; stdout: string; stderr: string }
+type Run = ToolRun;
 
 /** Runs python3 from the repo root with the client on PYTHONPATH. */
 function python(args: string[], env: Record<string, string> = {}, timeoutMs = 40_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, args, {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        PYTHONPATH: 'clients/python/src',
-        PYTHONDONTWRITEBYTECODE: '1',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  const base = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PYTHONPATH: 'clients/python/src', PYTHONDONTWRITEBYTECODE: '1' };
+  return runTool(PYTHON, args, { cwd: ROOT, env: { ...base, ...env }, timeoutMs });
 }
 
-/** Fails with the program's output when it did not exit 0. */
-function expectSuccess(run: Run, what: string): void {
-  if (run.code !== 0) throw new Error(`${what} exited ${run.code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`);
-}
+const expectSuccess = expectToolOk;
 
 interface Stored {
   level: string;
