@@ -338,6 +338,28 @@ describe('the bounded buffer', () => {
     expect(logger.stats()).toMatchObject({ sent: 11, dropped: 15, buffered: 0 });
   });
 
+  it('a loss report still waiting survives the next overflow; the entries after it go instead', async () => {
+    // batchSize above the bound: batches go by the flush timer, so after a delivery the report
+    // waits in the queue for the next one, and a flood can come meanwhile.
+    const { logger, transport } = make({ maxBufferEntries: 10, batchSize: 20, flushIntervalMs: 1_000 });
+    let up = false;
+    transport.answer = (_call, n) => (up || n === 2 ? { ok: true, status: 201, duplicate: false } : DOWN);
+    logger.start();
+    for (let i = 0; i < 25; i++) logger.info(`a${i}`); // 15 dropped while down
+    await vi.advanceTimersByTimeAsync(1_000); // the timer's batch fails
+    await vi.advanceTimersByTimeAsync(1_000); // its retry is stored: the report waits for the timer
+    expect(transport.calls).toHaveLength(2);
+    for (let i = 0; i < 40; i++) logger.info(`b${i}`); // a second flood while the report waits
+    up = true;
+    await vi.advanceTimersByTimeAsync(10_000);
+    await logger.flush();
+    // Each batch once (a retry resends the same batch_id): what was delivered.
+    const delivered = [...new Map(transport.calls.map((c) => [c.batchId, c.entries])).values()].flat();
+    const reports = delivered.filter((e) => e.category === 'sluice.client').map((e) => e.context.dropped as number);
+    expect(reports[0]).toBe(15); // the first report was not dropped by the second flood
+    expect(reports.reduce((a, b) => a + b, 0)).toBe(logger.stats().dropped);
+  });
+
   it('bounds bytes too', async () => {
     const { logger } = make({ maxBufferBytes: 2_000 });
     for (let i = 0; i < 50; i++) logger.info('x'.repeat(100));

@@ -99,6 +99,8 @@ export class DistributedLogger extends EventEmitter {
   private queue: Queued[] = [];
   private head = 0;
   private queuedBytes = 0;
+  /** The WARN entry reporting a loss while it waits at the head of the queue (never dropped). */
+  private lossReport: Queued | null = null;
   private inflight: Batch | null = null;
   private sending = false;
   private prepared: Prepared | null = null;
@@ -354,15 +356,22 @@ export class DistributedLogger extends EventEmitter {
     const inflightCount = this.inflight?.items.length ?? 0;
     const inflightBytes = this.inflight?.bytes ?? 0;
     while (
-      this.pendingCount() > 0 &&
+      this.pendingCount() > (this.queue[this.head] === this.lossReport ? 1 : 0) &&
       (this.pendingCount() + inflightCount > this.maxBufferEntries || this.queuedBytes + inflightBytes > this.maxBufferBytes)
     ) {
-      const item = this.queue[this.head]!;
+      // The loss report waiting at the head is never dropped (it would hide the gap it
+      // reports): the oldest entry after it goes, and the report moves up into its slot.
+      const atReport = this.queue[this.head] === this.lossReport;
+      const victim = atReport ? this.head + 1 : this.head;
+      const item = this.queue[victim]!;
+      if (atReport) this.queue[victim] = this.lossReport!;
       this.queue[this.head] = undefined as unknown as Queued;
       this.head++;
       this.queuedBytes -= item.bytes;
       dropped++;
     }
+    // A batch prepared while the last one was on the wire may hold dropped entries now.
+    if (dropped > 0) this.prepared = null;
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
@@ -386,6 +395,7 @@ export class DistributedLogger extends EventEmitter {
     // it encoded.
     const id = prepared && prepared.count === n && prepared.first === this.queue[this.head] ? prepared.id : randomUUID();
     const items = this.queue.slice(this.head, this.head + n);
+    if (items[0] === this.lossReport) this.lossReport = null;
     for (let i = this.head; i < this.head + n; i++) this.queue[i] = undefined as unknown as Queued;
     this.head += n;
     if (this.head === this.queue.length) {
@@ -591,6 +601,7 @@ export class DistributedLogger extends EventEmitter {
     );
     // First in line, so the gap is reported next to where it happened.
     this.enqueue(json, true);
+    this.lossReport = this.queue[this.head]!;
   }
 
   private resolveDrainWaiters(): void {
