@@ -6,7 +6,7 @@ import { GatewayError } from '../errors.js';
 import { requireGrant } from '../http/auth.js';
 import { mediaType, readBody } from '../http/body.js';
 import type { Entry } from '../normalize/entry.js';
-import { classifyJsonPayload, jsonToEntry } from '../normalize/from-json.js';
+import { classifyJsonPayload, jsonItemsToEntries } from '../normalize/from-json.js';
 import { entriesJsonArray } from '../normalize/serialize.js';
 import { assertIngestEnabled, chargeRate } from './limits.js';
 
@@ -92,11 +92,7 @@ export function jsonLogRoutes(deps: GatewayDeps): Hono {
     const receivedAt = nowMicros();
     const userAgent = c.req.header('user-agent') || undefined;
     const entries: Entry[] = [];
-    for (let i = 0; i < items.length; i++) {
-      const res = jsonToEntry(items[i], { ...defaults, appId: appIds[i]!, receivedAt, userAgent });
-      if (res.ok) entries.push(res.entry);
-      else errors.push({ index: lineOf ? lineOf[i]! : i, error: res.error });
-    }
+    jsonItemsToEntries(items, appIds, { ...defaults, receivedAt, userAgent }, entries, errors, lineOf);
     // NDJSON lines that are not JSON come first in `errors`, then entries that failed validation.
     const countErrors = () => {
       metrics?.rejectedLines(route, 'invalid_json', unparsed);

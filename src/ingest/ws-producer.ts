@@ -5,7 +5,7 @@ import type { GatewayDeps } from '../deps.js';
 import { GatewayError } from '../errors.js';
 import { resolveThrottled } from '../http/auth.js';
 import type { Entry } from '../normalize/entry.js';
-import { classifyJsonPayload, jsonToEntry } from '../normalize/from-json.js';
+import { classifyJsonPayload, jsonItemsToEntries } from '../normalize/from-json.js';
 import type { ProducerRegistry } from './ws-producers.js';
 
 /** The metrics route label of this input. */
@@ -396,11 +396,7 @@ export class WsProducer {
     }
     const entries: Entry[] = [];
     const errors: Ready['errors'] = [];
-    for (let i = 0; i < items.length; i++) {
-      const res = jsonToEntry(items[i], { ...defaults, appId: appIds[i]!, receivedAt, userAgent: this.opts.userAgent || undefined });
-      if (res.ok) entries.push(res.entry);
-      else errors.push({ index: i, error: res.error });
-    }
+    jsonItemsToEntries(items, appIds, { ...defaults, receivedAt, userAgent: this.opts.userAgent || undefined }, entries, errors);
     if (errors.length) this.deps.metrics?.rejectedLines(ROUTE, 'invalid_entry', errors.length);
     if (entries.length === 0) {
       const first = errors[0];
