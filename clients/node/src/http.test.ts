@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpTransport } from './http.js';
+import { GZIP_SYNC_MAX_BYTES, HttpTransport } from './http.js';
 
 interface Seen { url: string; headers: http.IncomingHttpHeaders; body: any; raw: Buffer }
 
@@ -58,6 +58,15 @@ describe('HttpTransport', () => {
     expect(seen[0]!.headers['content-encoding']).toBeUndefined();
     expect(seen[1]!.headers['content-encoding']).toBe('gzip');
     expect(seen[1]!.body.logs).toHaveLength(50);
+  });
+
+  it('gzips a body over GZIP_SYNC_MAX_BYTES too (in the thread pool), entries intact', async () => {
+    const { seen, base } = await server(answer(201, { saved: 1 }));
+    const many = Array.from({ length: 1000 }, (_, i) => JSON.stringify({ message: `entry ${i} ${'y'.repeat(100)}` }));
+    expect(many.join(',').length).toBeGreaterThan(GZIP_SYNC_MAX_BYTES);
+    expect((await transport(base).send('b-big', many)).ok).toBe(true);
+    expect(seen[0]!.headers['content-encoding']).toBe('gzip');
+    expect(seen[0]!.body.logs.map((l: { message: string }) => l.message)).toEqual(many.map((m) => JSON.parse(m).message));
   });
 
   it('reads a duplicate batch_id answer as delivered', async () => {
