@@ -12,6 +12,7 @@ import { LOGPLEX_INPUT_PATHS, logplexInputRoutes } from './ingest/logplex-input.
 import { timedStore } from './ops/metrics.js';
 import { metricsRoutes } from './ops/route.js';
 import { historyRoutes } from './query/history.js';
+import { metricsApiRoutes } from './metrics/routes.js';
 import type { Hub } from './fanout/hub.js';
 import { sessionRoutes } from './fanout/sessions.js';
 import { sseRoutes } from './fanout/sse.js';
@@ -88,6 +89,15 @@ export function createApp(deps: GatewayDeps, hub?: Hub): Hono {
     app.route('/', sessionRoutes(deps, hub));
   }
   app.route('/', historyRoutes(deps));
+  if (deps.logMetrics) app.route('/', metricsApiRoutes(deps, deps.logMetrics));
+  else {
+    const off = () => {
+      throw new GatewayError('metrics_disabled', 404, 'metrics from logs are off (METRICS_ENABLED=false)');
+    };
+    app.get('/api/metrics', off);
+    app.get('/api/metrics/names', off);
+    app.get('/api/sources', off);
+  }
   app.route('/', appRoutes(deps));
   // The dashboard: GET / and its hashed assets under /assets/.
   app.route('/', dashboardRoutes(deps));

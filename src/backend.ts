@@ -11,6 +11,7 @@ import { createMemoryStore } from './store/memory.js';
 import { createRedisStore } from './store/redis.js';
 import { createRedisClient, waitReady } from './store/redis-client.js';
 import type { Store } from './store/types.js';
+import { createMetricsService, type MetricsService } from './metrics/service.js';
 
 /** Where entries, apps and rate budgets live: all in process memory, or all in Redis. */
 export interface Backend {
@@ -19,6 +20,8 @@ export interface Backend {
   rateLimiter: RateLimiter;
   /** The Redis connection of a Redis backend (the file input keeps its offsets there). */
   redis?: Redis | Cluster;
+  /** Metrics aggregated from the stored entries (absent with METRICS_ENABLED=false). */
+  metrics?: MetricsService;
   /** Closes what the backend opened (Redis connections, sync timers). */
   close(): Promise<void>;
 }
@@ -32,16 +35,22 @@ export async function createBackend(config: Config, logger: Logger): Promise<Bac
   // Process-wide: the Redis store rebuilds drain entries when read and must bound them as ingest did.
   setEntryLimits(config.entryLimits);
   const r = config.redis;
+  const metricsError = (err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'metrics flush failed; retrying');
   if (!r) {
+    const memory = createMemoryStore({
+      historyPerApp: config.historyPerApp,
+      historyBytesPerApp: config.historyBytesPerApp,
+      maxDedupeKeys: config.dedupeMaxKeys,
+    });
+    const m = config.metrics.enabled ? createMetricsService(config.metrics, memory, undefined, metricsError) : undefined;
     return {
-      store: createMemoryStore({
-        historyPerApp: config.historyPerApp,
-        historyBytesPerApp: config.historyBytesPerApp,
-        maxDedupeKeys: config.dedupeMaxKeys,
-      }),
+      store: m?.store ?? memory,
       apps: createMemoryAppRegistry({ adminToken: config.adminToken }),
       rateLimiter: createMemoryRateLimiter({ ratePerSec: config.rateLimitLinesPerSec, burst: config.rateLimitBurst }),
-      close: async () => {},
+      metrics: m?.metrics,
+      close: async () => {
+        await m?.metrics.close();
+      },
     };
   }
   const redis = createRedisClient({
@@ -82,12 +91,16 @@ export async function createBackend(config: Config, logger: Logger): Promise<Bac
     burst: config.rateLimitBurst,
     syncIntervalMs: r.rateLimitSyncMs,
   });
+  const m = config.metrics.enabled ? createMetricsService(config.metrics, store, { client: redis, prefix: r.prefix }, metricsError) : undefined;
   return {
-    store,
+    store: m?.store ?? store,
     apps: createRedisAppRegistry({ redis, prefix: r.prefix, adminToken: config.adminToken, cacheTtlMs: r.appCacheTtlMs }),
     rateLimiter,
     redis,
+    metrics: m?.metrics,
     close: async () => {
+      // Metrics first: their last flush needs Redis.
+      await m?.metrics.close().catch(() => {});
       await store.close();
       await rateLimiter.close();
       redis.disconnect();

@@ -93,6 +93,16 @@ const EnvSchema = z.object({
   WS_INGEST_ANONYMOUS: z.enum(['auto', 'true', 'false', '1', '0', 'yes', 'no', 'on', 'off']).default('auto'),
   WS_INGEST_MAX_MESSAGE_BYTES: int(1024 * 1024, 1024, 256 * 1024 * 1024),
   WS_INGEST_MAX_QUEUED_BYTES: int(4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  METRICS_ENABLED: bool.default(true),
+  METRICS_RETENTION_10S: int(3600, 60, 7 * 86_400),
+  METRICS_RETENTION_60S: int(86_400, 600, 90 * 86_400),
+  METRICS_FLUSH_MS: int(1000, 50, 60_000),
+  METRICS_MAX_SKEW_SEC: int(300, 1, 7 * 86_400),
+  METRICS_MAX_SERIES_PER_APP: int(2000, 10, 1_000_000),
+  METRICS_MAX_QUEUED_ENTRIES: int(200_000, 1000, 100_000_000),
+  METRICS_LIVE_INTERVAL_MS: int(2000, 100, 60_000),
+  METRICS_LIVE_MAX_SERIES: int(50, 1, 1000),
+  METRICS_MAX_POINTS: int(10_000, 100, 1_000_000),
 });
 
 /** Every environment variable the gateway reads (README.md's configuration table lists them all). */
@@ -179,6 +189,30 @@ export interface Config {
   /** Syslog over TCP (RFC 6587) and TLS (RFC 5425): listeners started only when their port is set. */
   syslog: SyslogConfig;
   wsIngest: WsIngestConfig;
+  metrics: MetricsConfig;
+}
+
+/** Metrics aggregated from logs (src/metrics/): buckets, bounds and the live updates. */
+export interface MetricsConfig {
+  /** Off: no aggregation, the metrics routes answer 404 `metrics_disabled`. */
+  enabled: boolean;
+  /** Seconds each step's buckets are kept: 10 s buckets (default 1 h), 60 s buckets (default 24 h). */
+  retention10s: number;
+  retention60s: number;
+  /** How often each process writes its deltas to the buckets (with Redis: to the shared ones). */
+  flushMs: number;
+  /** An entry whose timestamp is further than this from its receive time counts at receive time. */
+  maxSkewSec: number;
+  /** Series per app; observations of further series are dropped (and counted). */
+  maxSeriesPerApp: number;
+  /** Stored entries waiting to be counted; beyond, entries are left out of the metrics (never the store). */
+  maxQueuedEntries: number;
+  /** Interval of the `metrics` messages of a live subscription. */
+  liveIntervalMs: number;
+  /** Series one live subscription may follow. */
+  liveMaxSeries: number;
+  /** Most buckets one `GET /api/metrics` may span (range / step). */
+  maxPoints: number;
 }
 
 /** The WebSocket ingest endpoint (`GET /logs` with Upgrade, src/ingest/ws-logs.ts). */
@@ -373,6 +407,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       anonymous: e.WS_INGEST_ANONYMOUS === 'auto' ? 'auto' : ['true', '1', 'yes', 'on'].includes(e.WS_INGEST_ANONYMOUS) ? 'on' : 'off',
       maxMessageBytes: e.WS_INGEST_MAX_MESSAGE_BYTES,
       maxQueuedBytes: e.WS_INGEST_MAX_QUEUED_BYTES,
+    },
+    metrics: {
+      enabled: e.METRICS_ENABLED,
+      retention10s: e.METRICS_RETENTION_10S,
+      retention60s: e.METRICS_RETENTION_60S,
+      flushMs: e.METRICS_FLUSH_MS,
+      maxSkewSec: e.METRICS_MAX_SKEW_SEC,
+      maxSeriesPerApp: e.METRICS_MAX_SERIES_PER_APP,
+      maxQueuedEntries: e.METRICS_MAX_QUEUED_ENTRIES,
+      liveIntervalMs: e.METRICS_LIVE_INTERVAL_MS,
+      liveMaxSeries: e.METRICS_LIVE_MAX_SERIES,
+      maxPoints: e.METRICS_MAX_POINTS,
     },
     syslog: {
       tcp: e.SYSLOG_TCP_PORT !== undefined ? { port: e.SYSLOG_TCP_PORT, app: e.SYSLOG_TCP_APP } : undefined,

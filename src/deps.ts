@@ -6,6 +6,7 @@ import type { AddressSlots } from './limits/address-slots.js';
 import type { AuthThrottle } from './limits/auth-throttle.js';
 import type { RateLimiter } from './limits/rate-limiter.js';
 import type { GatewayMetrics } from './ops/metrics.js';
+import type { MetricsService } from './metrics/service.js';
 import type { Store } from './store/types.js';
 
 /** Everything the HTTP app is built from: made once in main.ts (or a test), passed down. */
@@ -31,6 +32,8 @@ export interface GatewayDeps {
    * reads every app (src/http/auth.ts, readScope). Absent: off.
    */
   demo?: boolean;
+  /** Metrics aggregated from the logs (`GET /api/metrics`, live `subscribe_metrics`); absent: off. */
+  logMetrics?: MetricsService;
   /** Prometheus metrics (`GET /metrics`); absent: nothing is counted and /metrics is not served. */
   metrics?: GatewayMetrics;
 }

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { unservableEntries } from '../normalize/serialize.js';
+import type { AggregatorStats } from '../metrics/aggregator.js';
 import type { AppendRequest, AppendResult, Store, StoreHealth } from '../store/types.js';
 
 /**
@@ -26,6 +27,8 @@ export interface GatewayMetricsOptions {
   connections?: () => number;
   /** Producers connected to the WebSocket ingest (`GET /logs`); registered when given. */
   producers?: () => number;
+  /** The metrics-from-logs stage's own counts (series, drops, flushes); registered when given. */
+  aggregation?: () => AggregatorStats;
   /** prom-client's default process and Node.js metrics (heap, event-loop lag, GC, CPU). Default true. */
   defaultMetrics?: boolean;
 }
@@ -205,6 +208,39 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions = {}): GatewayM
       registers,
       collect() {
         this.set(connections());
+      },
+    });
+  }
+  const aggregation = opts.aggregation;
+  if (aggregation) {
+    new Gauge({
+      name: 'sluice_metrics_series',
+      help: 'Series (app × name × source) the metrics-from-logs stage of this process counts into.',
+      registers,
+      collect() {
+        this.set(aggregation().series);
+      },
+    });
+    new Counter({
+      name: 'sluice_metrics_dropped_total',
+      help: 'Observations or entries left out of the metrics (not the store), by reason: series over METRICS_MAX_SERIES_PER_APP or of another kind, queue full, older than the 60 s retention.',
+      labelNames: ['reason'] as const,
+      registers,
+      collect() {
+        const st = aggregation();
+        this.reset();
+        this.inc({ reason: 'series_limit' }, st.droppedObservations);
+        this.inc({ reason: 'queue_full' }, st.droppedEntries);
+        this.inc({ reason: 'too_old' }, st.tooOld);
+      },
+    });
+    new Counter({
+      name: 'sluice_metrics_flush_errors_total',
+      help: 'Failed writes of counted deltas to the metrics buckets (kept and retried with the next flush).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(aggregation().flushErrors);
       },
     });
   }

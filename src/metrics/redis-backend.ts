@@ -1,0 +1,240 @@
+/**
+ * Aggregated buckets in Redis, shared by every gateway process: each process adds its deltas
+ * (HINCRBY / HINCRBYFLOAT, min / max / last compared in Lua, sketch bins by HINCRBY: the sketch
+ * merge is a sum), so every process reads the same numbers.
+ *
+ * ```
+ * <p>:{m:<app>}:series               HASH  sid → ["name","source","kind","unit"]
+ * <p>:{m:<app>}:seen                 HASH  sid → epoch seconds of the last write
+ * <p>:{m:<app>}:i:<step>:<sid>       ZSET  bucket starts with data (score = member = t)
+ * <p>:{m:<app>}:b:<step>:<sid>:<t>   HASH  c, s, mn, mx, l, lt and the sketch bins p<i>, n<i>, z
+ * <p>:{m:<app>}:s:<step>:<sid>       HASH  t → the point of a closed bucket (JSON), so a 24 h read
+ *                                          is one HGETALL, not 1440; a late write deletes it
+ * ```
+ *
+ * One app's keys share the hash tag `{m:<app>}`: one flush writes an app in one script call, on
+ * a single Redis and on Redis Cluster alike. `sid` is a 64-bit hash of name and source. Every
+ * key expires after its step's retention without writes.
+ */
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { ALL_SOURCES, newAcc, toPoint, type BucketAcc, type Point, type SeriesKind } from './bucket.js';
+import { t60Of, type Delta, type MetricsBackend, type Retention, type SeriesInfo, type SeriesRange, type SourceActivity, type Step } from './backend.js';
+import { addBinField } from './sketch.js';
+
+/**
+ * KEYS: series, seen, then (bins, index, summary) per bucket. ARGV: now, ttl of the series
+ * keys, the number of metas, (sid, meta JSON)…, then per bucket: t, ttl, horizon, count, sum,
+ * min, max, last, lastT, the number of bins, (field, count)….
+ */
+const WRITE_SCRIPT = `
+local now = ARGV[1]
+local ttlAll = tonumber(ARGV[2])
+local nmeta = tonumber(ARGV[3])
+local i = 4
+for m = 1, nmeta do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  redis.call('HSET', KEYS[2], ARGV[i], now)
+  i = i + 2
+end
+redis.call('EXPIRE', KEYS[1], ttlAll)
+redis.call('EXPIRE', KEYS[2], ttlAll)
+local k = 3
+while i <= #ARGV do
+  local bk, ik, sk = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+  k = k + 3
+  local t, ttl, horizon = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+  local mn, mx, l, lt = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
+  local nb = tonumber(ARGV[i + 9])
+  redis.call('HINCRBY', bk, 'c', ARGV[i + 3])
+  redis.call('HINCRBYFLOAT', bk, 's', ARGV[i + 4])
+  local cur = redis.call('HMGET', bk, 'mn', 'mx', 'lt')
+  if not cur[1] or tonumber(mn) < tonumber(cur[1]) then redis.call('HSET', bk, 'mn', mn) end
+  if not cur[2] or tonumber(mx) > tonumber(cur[2]) then redis.call('HSET', bk, 'mx', mx) end
+  if not cur[3] or tonumber(lt) >= tonumber(cur[3]) then redis.call('HSET', bk, 'l', l, 'lt', lt) end
+  i = i + 10
+  for b = 1, nb do
+    redis.call('HINCRBY', bk, ARGV[i], ARGV[i + 1])
+    i = i + 2
+  end
+  redis.call('EXPIRE', bk, ttl)
+  redis.call('ZADD', ik, t, t)
+  redis.call('HDEL', sk, t)
+  local old = redis.call('ZRANGEBYSCORE', ik, '-inf', '(' .. horizon, 'LIMIT', 0, 1000)
+  if #old > 0 then
+    redis.call('ZREM', ik, unpack(old))
+    redis.call('HDEL', sk, unpack(old))
+  end
+  redis.call('EXPIRE', ik, ttl)
+  redis.call('EXPIRE', sk, ttl)
+end
+return 1
+`;
+
+export interface RedisMetricsOptions {
+  redis: Redis | Cluster;
+  prefix: string;
+  retention: Retention;
+  /** A bucket this long past its end is closed: its point is computed once and kept. */
+  closeAfterSec?: number;
+}
+
+type Scripted = (Redis | Cluster) & { sluiceMetricsWrite(numKeys: number, ...args: (string | number)[]): Promise<number> };
+
+const sidCache = new Map<string, string>();
+/** A series' id in key names: 64 bits of SHA-1 over name and source (stable across processes). */
+export function seriesId(name: string, source: string): string {
+  const k = `${name}\n${source}`;
+  let sid = sidCache.get(k);
+  if (sid === undefined) {
+    sid = createHash('sha1').update(k).digest('hex').slice(0, 16);
+    if (sidCache.size > 100_000) sidCache.clear();
+    sidCache.set(k, sid);
+  }
+  return sid;
+}
+
+/** Sketch bins as hash fields and counts, for HINCRBY. */
+function binArgs(acc: BucketAcc, out: (string | number)[]): number {
+  const b = acc.bins;
+  if (!b) return 0;
+  let n = 0;
+  for (const [i, c] of b.pos) (out.push(`p${i}`, c), n++);
+  for (const [i, c] of b.neg) (out.push(`n${i}`, c), n++);
+  if (b.zero > 0) (out.push('z', b.zero), n++);
+  return n;
+}
+
+/** A bucket hash read back (HGETALL) into an accumulator. */
+function accOf(kind: SeriesKind, h: Record<string, string>): BucketAcc | null {
+  if (!h.c) return null;
+  const acc = newAcc(kind);
+  acc.count = Number(h.c);
+  acc.sum = Number(h.s ?? 0);
+  acc.min = Number(h.mn);
+  acc.max = Number(h.mx);
+  acc.last = Number(h.l);
+  acc.lastT = Number(h.lt);
+  if (acc.bins) for (const f in h) if (f.length > 0 && f !== 'mn' && f !== 'mx') addBinField(acc.bins, f, Number(h[f]));
+  return acc;
+}
+
+export function createRedisMetricsBackend(opts: RedisMetricsOptions): MetricsBackend {
+  const redis = opts.redis as Scripted;
+  redis.defineCommand('sluiceMetricsWrite', { lua: WRITE_SCRIPT });
+  const { retention, prefix } = opts;
+  const closeAfter = opts.closeAfterSec ?? 30;
+  const tag = (app: string) => `${prefix}:{m:${app}}`;
+  const keys = {
+    series: (app: string) => `${tag(app)}:series`,
+    seen: (app: string) => `${tag(app)}:seen`,
+    index: (app: string, step: Step, sid: string) => `${tag(app)}:i:${step}:${sid}`,
+    bins: (app: string, step: Step, sid: string, t: number) => `${tag(app)}:b:${step}:${sid}:${t}`,
+    summary: (app: string, step: Step, sid: string) => `${tag(app)}:s:${step}:${sid}`,
+  };
+
+  /** One app's deltas → one script call. */
+  const writeApp = (app: string, deltas: Delta[], nowSec: number) => {
+    const ks: string[] = [keys.series(app), keys.seen(app)];
+    const metas: (string | number)[] = [];
+    const buckets: (string | number)[] = [];
+    const seen = new Set<string>();
+    for (const { meta, t10, acc } of deltas) {
+      const sid = seriesId(meta.name, meta.source);
+      if (!seen.has(sid)) {
+        seen.add(sid);
+        metas.push(sid, JSON.stringify([meta.name, meta.source, meta.kind, meta.unit ?? null]));
+      }
+      for (const step of [10, 60] as const) {
+        const t = step === 10 ? t10 : t60Of(t10);
+        const horizon = nowSec - retention[step];
+        if (t < horizon) continue;
+        ks.push(keys.bins(app, step, sid, t), keys.index(app, step, sid), keys.summary(app, step, sid));
+        buckets.push(t, retention[step] + step, horizon, acc.count, acc.sum, acc.min, acc.max, acc.last, acc.lastT);
+        const at = buckets.length;
+        buckets.push(0);
+        buckets[at] = binArgs(acc, buckets);
+      }
+    }
+    return redis.sluiceMetricsWrite(ks.length, ...ks, nowSec, retention[60] + 60, seen.size, ...metas, ...buckets);
+  };
+
+  const read = async (app: string, name: string, source: string | undefined, fromSec: number, toSec: number, step: Step): Promise<SeriesRange> => {
+    const sid = seriesId(name, source ?? ALL_SOURCES);
+    const [metaRaw, ts, summaries] = await Promise.all([
+      redis.hget(keys.series(app), sid),
+      redis.zrangebyscore(keys.index(app, step, sid), fromSec, toSec),
+      redis.hgetall(keys.summary(app, step, sid)),
+    ]);
+    if (!metaRaw) return { kind: null, points: [] };
+    const [, , kind, unit] = JSON.parse(metaRaw) as [string, string, SeriesKind, string | null];
+    const missing = ts.filter((t) => summaries[t] === undefined).map(Number);
+    const built = await Promise.all(missing.map((t) => redis.hgetall(keys.bins(app, step, sid, t))));
+    const fresh = new Map<number, Point>();
+    const nowSec = Math.floor(Date.now() / 1000);
+    const close: (string | number)[] = [];
+    missing.forEach((t, k) => {
+      const acc = accOf(kind, built[k]!);
+      if (!acc) return;
+      const p = toPoint(kind, t, acc);
+      fresh.set(t, p);
+      if (t + step + closeAfter < nowSec) close.push(t, JSON.stringify(p));
+    });
+    // Closed buckets keep their point; a later write to one deletes it again (WRITE_SCRIPT).
+    if (close.length > 0) void redis.hset(keys.summary(app, step, sid), ...close).catch(() => {});
+    const points: Point[] = [];
+    for (const s of ts) {
+      const t = Number(s);
+      const p = fresh.get(t) ?? (summaries[s] !== undefined ? (JSON.parse(summaries[s]!) as Point) : undefined);
+      if (p) points.push(p);
+    }
+    return { kind, ...(unit !== null ? { unit } : {}), points };
+  };
+
+  return {
+    async write(deltas: Delta[], nowMs: number): Promise<void> {
+      const nowSec = Math.floor(nowMs / 1000);
+      const byApp = new Map<string, Delta[]>();
+      for (const d of deltas) {
+        let list = byApp.get(d.meta.app);
+        if (!list) byApp.set(d.meta.app, (list = []));
+        list.push(d);
+      }
+      await Promise.all([...byApp].map(([app, list]) => writeApp(app, list, nowSec)));
+    },
+
+    async names(app: string): Promise<SeriesInfo[]> {
+      const [series, seen] = await Promise.all([redis.hgetall(keys.series(app)), redis.hgetall(keys.seen(app))]);
+      const byName = new Map<string, SeriesInfo>();
+      for (const [sid, raw] of Object.entries(series)) {
+        const [name, source, kind, unit] = JSON.parse(raw) as [string, string, SeriesKind, string | null];
+        let info = byName.get(name);
+        if (!info) byName.set(name, (info = { name, kind, ...(unit !== null ? { unit } : {}), sources: [], last_seen: 0 }));
+        if (source !== ALL_SOURCES) info.sources.push(source);
+        const at = Number(seen[sid] ?? 0);
+        if (at > info.last_seen) info.last_seen = at;
+      }
+      for (const info of byName.values()) info.sources.sort();
+      return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+
+    read,
+
+    async activity(app: string, name: string, nowMs: number): Promise<SourceActivity[]> {
+      const info = (await this.names(app)).find((s) => s.name === name);
+      if (!info) return [];
+      const nowSec = Math.floor(nowMs / 1000);
+      const seen = await redis.hgetall(keys.seen(app));
+      const out = await Promise.all(
+        info.sources.map(async (source) => {
+          const r = await read(app, name, source, nowSec - 70, nowSec, 10);
+          const sum = r.points.reduce((s, p) => (p.t + 10 > nowSec - 60 ? s + (p.sum ?? 0) : s), 0);
+          return { source, lines_per_min: sum, last_seen: Number(seen[seriesId(name, source)] ?? 0) };
+        }),
+      );
+      return out.sort((a, b) => b.lines_per_min - a.lines_per_min || (a.source < b.source ? -1 : 1));
+    },
+
+    async close(): Promise<void> {},
+  };
+}
