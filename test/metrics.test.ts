@@ -1,5 +1,6 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { RELATIVE_ACCURACY } from '../src/metrics/sketch.js';
 import { basic, frame } from './support/gateway.js';
 import { startGatewayProcess, type GatewayProcess } from './support/process.js';
@@ -132,12 +133,13 @@ describe('metrics from logs (memory store, one process)', () => {
   let ingest: string;
   let read: string;
   let otherRead: string;
-  const bucket = Math.floor(Date.now() / 10_000) * 10_000 - 60_000;
+  // A closed bucket 30-40 s ago: within the Sources panel's last minute for the whole suite.
+  const bucket = Math.floor(Date.now() / 10_000) * 10_000 - 30_000;
   const t10 = bucket / 1000;
   const posted = traffic(bucket);
 
   beforeAll(async () => {
-    gw = await startGatewayProcess({ ADMIN_TOKEN: ADMIN, HOST: '127.0.0.1', METRICS_FLUSH_MS: '100', RATE_LIMIT_LINES_PER_SEC: '0' });
+    gw = await startGatewayProcess({ ADMIN_TOKEN: ADMIN, HOST: '127.0.0.1', METRICS_FLUSH_MS: '100', METRICS_LIVE_INTERVAL_MS: '200', RATE_LIMIT_LINES_PER_SEC: '0' });
     ({ ingest_token: ingest, read_token: read } = await createApp(gw, 'shop'));
     ({ read_token: otherRead } = await createApp(gw, 'other'));
     const app = [
@@ -219,11 +221,42 @@ describe('metrics from logs (memory store, one process)', () => {
   it('Sources: lines per minute and last seen per app and producer family', async () => {
     const { status, body } = await getJson(`${gw.url}/api/sources?token=${read}`);
     expect(status).toBe(200);
-    // The lines are a minute old by their timestamps, but sources count by bucket: they sit in
-    // the bucket of a minute ago, so within the last 70 s.
     expect(body.apps).toEqual([{ app_id: 'shop', lines_per_min: 1004, last_seen: expect.any(Number) }]);
     expect(body.producers).toEqual([{ app_id: 'shop', family: 'logplex', lines_per_min: 1004, last_seen: expect.any(Number) }]);
     expect(Math.abs(body.apps[0].last_seen - Date.now() / 1000)).toBeLessThan(30);
+  });
+
+  it('live: subscribe_metrics sends the open buckets as lines arrive; errors for bad subscriptions', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/ws`, { headers: { Authorization: `Bearer ${read}` } });
+    const messages: any[] = [];
+    ws.on('message', (d) => messages.push(JSON.parse(String(d))));
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify({ type: 'subscribe_metrics', series: [] }));
+    ws.send(JSON.stringify({ type: 'subscribe_metrics', app_id: 'other', series: [{ name: 'router.requests' }] }));
+    ws.send(JSON.stringify({ type: 'subscribe_metrics', series: [{ name: 'router.requests' }, { name: 'router.service', source: 'web.1' }], step: 10 }));
+    const errorsSeen = await eventually(async () => messages.filter((m) => m.type === 'error'), (e) => e.length >= 2, 3000);
+    expect(errorsSeen.map((e) => e.error)).toEqual(['invalid_message', 'forbidden']);
+    // Lines stamped now land in the open bucket (or the one before, at a boundary).
+    const now = Date.now();
+    await drain(gw, ingest, Array.from({ length: 7 }, (_, i) => routerLine(now, 50_000 + i, 200, 10 + i, 'web.1')));
+    const update = await eventually(
+      async () => messages.filter((m) => m.type === 'metrics').at(-1),
+      (m) => m !== undefined && m.series[0].points.reduce((a: number, p: Point) => a + (p.sum ?? 0), 0) >= 7,
+      6000,
+    );
+    expect(update).toMatchObject({ app_id: 'shop', step: 10 });
+    expect(update.series.map((x: { name: string; source: string | null; kind: string }) => [x.name, x.source, x.kind])).toEqual([
+      ['router.requests', null, 'count'],
+      ['router.service', 'web.1', 'measure'],
+    ]);
+    const web1 = update.series[1].points.reduce((a: number, p: Point) => a + p.count, 0);
+    expect(web1).toBe(7);
+    ws.send(JSON.stringify({ type: 'unsubscribe_metrics' }));
+    await new Promise((r) => setTimeout(r, 100));
+    const count = messages.length;
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(messages.slice(count).filter((m) => m.type === 'metrics')).toEqual([]);
+    ws.close();
   });
 
   it('bad parameters and other apps get the JSON error of the house', async () => {

@@ -7,6 +7,7 @@ import { GatewayError } from '../errors.js';
 import { resolveThrottled } from '../http/auth.js';
 import { admitUpgrade, refuseUpgrade, selectProtocol, type UpgradeRouter } from '../http/upgrade.js';
 import type { Entry } from '../normalize/entry.js';
+import { parseMetricsSubscription, startLiveMetrics } from '../metrics/live.js';
 
 export { refuseUpgrade, upgradeToken, WS_PROTOCOL, WS_TOKEN_PROTOCOL_PREFIX } from '../http/upgrade.js';
 import { compileSubscription, type SubscriptionSpec } from './filter.js';
@@ -120,6 +121,8 @@ export function attachWebSocket(upgrades: UpgradeRouter, deps: GatewayDeps, hub:
     let grant: TokenGrant | null = null;
     let sub: Subscriber | null = null;
     let subscribing: Promise<void> = Promise.resolve();
+    /** Stops the live metrics subscription (`subscribe_metrics`), independent of `sub`. */
+    let stopMetrics: (() => void) | null = null;
     let lastSend = Date.now();
     const socket = (ws as unknown as { _socket: import('node:net').Socket })._socket;
     socket.setNoDelay(true);
@@ -171,6 +174,8 @@ export function attachWebSocket(upgrades: UpgradeRouter, deps: GatewayDeps, hub:
       clearTimeout(authTimer);
       if (sub) hub.detach(sub);
       sub = null;
+      stopMetrics?.();
+      stopMetrics = null;
     });
     ws.on('error', () => ws.terminate());
 
@@ -256,6 +261,29 @@ export function attachWebSocket(upgrades: UpgradeRouter, deps: GatewayDeps, hub:
       if (ws.readyState !== ws.OPEN) hub.detach(sub);
     };
 
+    const subscribeMetrics = async (msg: ClientMessage) => {
+      if (!grant && !(await authenticate(msg.token))) {
+        if (ws.readyState === ws.OPEN) {
+          sendError('unauthorized', 'a read token is required');
+          closeUnauthenticated(4001, 'unauthorized');
+        }
+        return;
+      }
+      const service = deps.logMetrics;
+      if (!service) return sendError('metrics_disabled', 'metrics from logs are off (METRICS_ENABLED=false)');
+      let spec;
+      try {
+        spec = parseMetricsSubscription(msg as Record<string, unknown>, grant!, deps.demo, service.config.liveMaxSeries);
+      } catch (err) {
+        if (err instanceof GatewayError) return sendError(err.code, err.message);
+        throw err;
+      }
+      stopMetrics?.();
+      if (ws.readyState !== ws.OPEN) return;
+      // Updates wait while the socket is over its high-water mark: a slow reader gets fewer, never a backlog.
+      stopMetrics = startLiveMetrics(service, spec, send, () => ws.bufferedAmount > cfg.socketHighWaterBytes);
+    };
+
     // Frames are built from the entries' JSON strings: nothing is serialised per subscriber.
     function writeEach(jsons: string[], entries: Entry[], chunk?: Chunk): void {
       socket.cork();
@@ -290,6 +318,16 @@ export function attachWebSocket(upgrades: UpgradeRouter, deps: GatewayDeps, hub:
             deps.logger.error({ err }, 'subscribe failed');
             sendError('internal', 'subscription failed');
           });
+          return;
+        case 'subscribe_metrics':
+          subscribing = subscribing.then(() => subscribeMetrics(msg)).catch((err) => {
+            deps.logger.error({ err }, 'subscribe_metrics failed');
+            sendError('internal', 'metrics subscription failed');
+          });
+          return;
+        case 'unsubscribe_metrics':
+          stopMetrics?.();
+          stopMetrics = null;
           return;
         case 'unsubscribe':
           subscribing = subscribing.then(() => {
