@@ -2,8 +2,9 @@
  * The detail of one entry: every field (a click on a value adds a filter on it), the message with
  * its colours, `context` as a collapsible JSON tree, metrics as a table, the stack trace as is.
  */
-import { appendMessage, h } from './dom.js';
-import type { Entry } from './model.js';
+import { h } from '../shared/dom.js';
+import type { Entry } from '../shared/model.js';
+import { appendMessage } from './message.js';
 
 /** `2026-01-15 14:22:00.123456` in local time (with the zone) or the stored UTC form. */
 function fullTime(iso: string, utc: boolean): string {

@@ -3,7 +3,7 @@
  * (never more than `maxRows`), whatever the length of the list. Row elements are kept by `seq`
  * between renders, so a frame that adds ten lines creates ten elements.
  */
-import type { Row } from './model.js';
+import type { Row } from '../shared/model.js';
 
 export interface ListOptions {
   /** At most this many row elements in the DOM (default 500). */

@@ -1,20 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseAnsi, stripAnsi } from './ansi.js';
+import { parseAnsi, stripAnsi } from '../logs/ansi.js';
+import { highlightPattern, historyParams, localFilter, matchRanges, subscription } from '../logs/filter.js';
+import { formatTime, hueOf } from './format.js';
 import { LEVELS, rowOf, type Entry } from './model.js';
-import {
-  defaultState,
-  formatTime,
-  highlightPattern,
-  historyParams,
-  hueOf,
-  levelParam,
-  localFilter,
-  matchRanges,
-  parseLevelParam,
-  parseQuery,
-  subscription,
-  toQuery,
-} from './state.js';
+import { defaultState, levelParam, parseLevelParam, parseQuery, toQuery } from './state.js';
 
 const entry = (over: Partial<Entry>): Entry => ({
   id: '01J0000000000000000000000A',
