@@ -20,6 +20,8 @@ export interface HttpTarget {
   args?: string[];
   path: string;
   headers?: Record<string, string>;
+  /** Environment of the server child, over this process's (e.g. `METRICS_ENABLED`). */
+  env?: Record<string, string>;
   /** Whether a response is a success; otherwise the reason, for the failure list. */
   check(status: number, headers: Record<string, string | string[] | undefined>, lines: number): string | null;
 }
@@ -96,9 +98,10 @@ export function machineJiffies(): { busy: number; total: number } {
 }
 
 /** Starts a server script in a child process and waits for its `BENCH_PORT=` line. */
-async function startServer(target: HttpTarget, nodeArgs: string[]): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
+export async function startServer(target: HttpTarget, nodeArgs: string[]): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', fileURLToPath(new URL(`servers/${target.script}`, import.meta.url)), ...(target.args ?? [])], {
     cwd: ROOT,
+    env: { ...process.env, ...target.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
@@ -239,7 +242,7 @@ function sleep(ms: number): Promise<void> {
 const LOGPLEX_HEADERS = { 'content-type': 'application/logplex-1', 'user-agent': 'Logplex/v123' };
 
 /** The gateway's `POST /drain`, given its ingest token: Basic auth, a drain token, 200 + `Sluice-Accepted`. */
-function sluiceTarget(name: string, script: string, args: string[], token: string): HttpTarget {
+export function sluiceTarget(name: string, script: string, args: string[], token: string): HttpTarget {
   return {
     name,
     script,

@@ -1,8 +1,8 @@
 /**
  * `npm run bench` (`npm run bench -- --quick` for a shorter run; `--only=decode` / `--only=http`
  * / `--only=redis` / `--only=fanout` / `--only=syslog` / `--only=ws` / `--only=client` / `--only=clients`
- * (with `--lang=python,go` to pick languages); `--no-redis`, `--no-fanout`, `--no-syslog`, `--no-ws`,
- * `--no-client`, `--no-clients`).
+ * (with `--lang=python,go` to pick languages) / `--only=metrics`; `--no-redis`, `--no-fanout`,
+ * `--no-syslog`, `--no-ws`, `--no-client`, `--no-clients`, `--no-metrics`).
  *
  * Prints decode throughput (lines/s, MB/s) on 100-line and ~1 MB bodies and HTTP ingest lines/s
  * on `POST /drain`, each beside a bare `node:http` server and npm `logfmt` measured in the same
@@ -304,6 +304,13 @@ if (!args.includes('--no-clients') && (only === undefined || only === 'clients')
   const { printClientsBench, runClientsBench } = await import('./clients.js');
   const languages = args.find((a) => a.startsWith('--lang='))?.slice(7).split(',').filter(Boolean);
   printClientsBench(await runClientsBench({ quick, serverNodeArgs: httpOpts.serverNodeArgs, languages }), quick);
+}
+
+// Metrics from logs (bench/metrics.ts, `--only=metrics`, skipped with `--no-metrics`): POST /drain with the aggregation on and off, GET /api/metrics over 24 h.
+if (!args.includes('--no-metrics') && (only === undefined || only === 'metrics')) {
+  const { printMetricsBench, runMetricsBench } = await import('./metrics.js');
+  console.log(`\n== Metrics from logs: POST /drain with the aggregation off and on (alternating, best of 2 each), then GET /api/metrics after a 24 h backfill`);
+  printMetricsBench(await runMetricsBench(small, { quick, http: httpOpts, token, noRedis }));
 }
 
 // The fan-out benchmark (bench/fanout.ts) prints its own tables and targets.

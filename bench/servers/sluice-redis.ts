@@ -30,12 +30,13 @@ const config = loadConfig({
   REDIS_URL: redisUrl,
   REDIS_PREFIX: prefix,
   SLUICE_ROLES: roles ?? process.env.SLUICE_ROLES,
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('METRICS_'))),
 });
 const logger = createLogger(config.logLevel);
 const backend = await createBackend(config, logger);
 if ((await backend.store.health()).ok !== true) throw new Error(`redis not ready at ${redisUrl}`);
 const { store, apps } = backend;
-await apps.upsert({ id: 'bench', ingestTokens: [token], readTokens: [generateReadToken()] });
+await apps.upsert({ id: 'bench', ingestTokens: [token], readTokens: [process.env.BENCH_READ_TOKEN ?? generateReadToken()] });
 const gateway = startGateway({
   config,
   backend,

@@ -16,11 +16,19 @@ if (!token) throw new Error('usage: sluice.ts <ingest token>');
 
 // Defaults of every limit except the rate limit; logs at warn so the hot path logs nothing.
 // SLUICE_ROLES from the environment when set (e.g. `ingest`: no hub), else the default roles.
-const config = loadConfig({ RATE_LIMIT_LINES_PER_SEC: '0', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0', SLUICE_ROLES: process.env.SLUICE_ROLES });
+// METRICS_* from the environment too (bench/metrics.ts: aggregation on and off, a 24 h backfill).
+const config = loadConfig({
+  RATE_LIMIT_LINES_PER_SEC: '0',
+  LOG_LEVEL: 'warn',
+  HOST: '127.0.0.1',
+  PORT: '0',
+  SLUICE_ROLES: process.env.SLUICE_ROLES,
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('METRICS_'))),
+});
 const logger = createLogger(config.logLevel);
 // Without REDIS_URL createBackend builds the memory store, registry and limiter, as main.ts does.
 const backend = await createBackend(config, logger);
-await backend.apps.upsert({ id: 'bench', ingestTokens: [token], readTokens: [generateReadToken()] });
+await backend.apps.upsert({ id: 'bench', ingestTokens: [token], readTokens: [process.env.BENCH_READ_TOKEN ?? generateReadToken()] });
 startGateway({
   config,
   backend,

@@ -49,9 +49,16 @@ class Series {
   constructor(readonly meta: SeriesMeta) {}
 }
 
+/** One name's series by source, and the one observed last. */
+class NameSlot {
+  readonly sources = new Map<string, Series>();
+  lastSource: string | undefined = undefined;
+  lastSeries: Series | undefined = undefined;
+}
+
 export class Aggregator implements Observer {
   /** app → name → source → series. */
-  private readonly apps = new Map<string, Map<string, Map<string, Series>>>();
+  private readonly apps = new Map<string, Map<string, NameSlot>>();
   private readonly seriesPerApp = new Map<string, number>();
   private readonly dirty = new Set<Series>();
   private queue: Entry[][] = [];
@@ -62,6 +69,8 @@ export class Aggregator implements Observer {
   private retry: Delta[] = [];
   private nowMs: number;
   private sweptAt = 0;
+  private lastApp: string | undefined;
+  private lastNames: Map<string, NameSlot> | undefined;
   readonly stats: AggregatorStats = { series: 0, droppedObservations: 0, droppedEntries: 0, tooOld: 0, flushes: 0, flushErrors: 0 };
 
   constructor(private readonly opts: AggregatorOptions) {
@@ -107,31 +116,57 @@ export class Aggregator implements Observer {
     for (const entries of q) deriveEntries(entries, this, skew);
   }
 
+  observeCount(app: string, name: string, source: string, unit: string, n: number, tMs: number): void {
+    const acc = this.accFor(app, name, source, 'count', unit, tMs, n);
+    if (acc === null) return;
+    acc.count += n;
+    acc.sum += n;
+    if (1 < acc.min) acc.min = 1;
+    if (1 > acc.max) acc.max = 1;
+    if (tMs >= acc.lastT) {
+      acc.last = 1;
+      acc.lastT = tMs;
+    }
+  }
+
   observe(app: string, name: string, source: string, kind: SeriesKind, unit: string | undefined, value: number, tMs: number): void {
+    const acc = this.accFor(app, name, source, kind, unit, tMs, 1);
+    if (acc !== null) addValue(acc, value, tMs);
+  }
+
+  /** The pending 10 s accumulator of a series, made on first use; null when the observations (`n`) are dropped. */
+  private accFor(app: string, name: string, source: string, kind: SeriesKind, unit: string | undefined, tMs: number, n: number): BucketAcc | null {
     if (tMs < this.nowMs - this.opts.retention[60] * 1000) {
-      this.stats.tooOld++;
-      return;
+      this.stats.tooOld += n;
+      return null;
     }
-    let names = this.apps.get(app);
+    // One batch is one app: its map is looked up once per batch, not per observation.
+    let names = app === this.lastApp ? this.lastNames : this.apps.get(app);
     if (!names) this.apps.set(app, (names = new Map()));
-    let sources = names.get(name);
-    if (!sources) names.set(name, (sources = new Map()));
-    let s = sources.get(source);
+    this.lastApp = app;
+    this.lastNames = names;
+    let slot = names.get(name);
+    if (!slot) names.set(name, (slot = new NameSlot()));
+    // The last source of a name is tried first: a batch repeats its dynos and families, and a
+    // string compare is cheaper than a map lookup (which hashes a fresh string per entry).
+    let s = slot.lastSource === source ? slot.lastSeries : slot.sources.get(source);
     if (!s) {
-      const n = this.seriesPerApp.get(app) ?? 0;
+      const count = this.seriesPerApp.get(app) ?? 0;
       // A name keeps the kind it first came with: `count#x` and `measure#x` cannot share a chart.
-      const first = sources.values().next().value as Series | undefined;
-      if (n >= this.opts.maxSeriesPerApp || (first && first.meta.kind !== kind)) {
-        this.stats.droppedObservations++;
-        return;
+      const first = slot.sources.values().next().value as Series | undefined;
+      if (count >= this.opts.maxSeriesPerApp || (first && first.meta.kind !== kind)) {
+        this.stats.droppedObservations += n;
+        return null;
       }
-      this.seriesPerApp.set(app, n + 1);
+      this.seriesPerApp.set(app, count + 1);
       this.stats.series++;
-      sources.set(source, (s = new Series({ app, name, source, kind, ...(unit !== undefined ? { unit } : {}) })));
+      slot.sources.set(source, (s = new Series({ app, name, source, kind, ...(unit !== undefined ? { unit } : {}) })));
     } else if (s.meta.kind !== kind) {
-      this.stats.droppedObservations++;
-      return;
+      this.stats.droppedObservations += n;
+      return null;
     }
+    slot.lastSource = source;
+    slot.lastSeries = s;
     const t10 = Math.floor(tMs / 10_000) * 10;
     let acc = s.lastAcc;
     if (s.lastT10 !== t10 || acc === null) {
@@ -144,7 +179,7 @@ export class Aggregator implements Observer {
       s.lastT10 = t10;
       s.lastAcc = acc;
     }
-    addValue(acc, value, tMs);
+    return acc;
   }
 
   /**
@@ -204,17 +239,21 @@ export class Aggregator implements Observer {
   /** Forgets series without data for the whole 60 s retention, so they stop counting against the bound. */
   private sweep(): void {
     this.sweptAt = this.nowMs;
+    this.lastApp = undefined;
+    this.lastNames = undefined;
     const before = this.nowMs - this.opts.retention[60] * 1000;
     for (const [app, names] of this.apps) {
       let n = this.seriesPerApp.get(app) ?? 0;
-      for (const [name, sources] of names) {
-        for (const [source, s] of sources) {
+      for (const [name, slot] of names) {
+        for (const [source, s] of slot.sources) {
           if (s.pending || s.flushedAt >= before) continue;
-          sources.delete(source);
+          slot.sources.delete(source);
           n--;
           this.stats.series--;
         }
-        if (sources.size === 0) names.delete(name);
+        slot.lastSource = undefined;
+        slot.lastSeries = undefined;
+        if (slot.sources.size === 0) names.delete(name);
       }
       this.seriesPerApp.set(app, n);
       if (names.size === 0) {

@@ -6,7 +6,7 @@
  * - a Heroku router line (an entry with `status`): `router.requests`, `router.status.2xx` … and
  *   `router.error.<code>` (H12, H13 …) counts beside its implicit `router.connect`,
  *   `router.service` and `router.bytes` measures, all with the line's `dyno=` as source;
- * - every entry: `log.lines.<level>` (source: its dyno) and `producer.lines` (source: the
+ * - every entry: `log.lines.<level>` (source "": app-wide) and `producer.lines` (source: the
  *   family of its User-Agent).
  */
 import type { Entry } from '../normalize/entry.js';
@@ -16,15 +16,12 @@ import { uaFamily } from './ua-family.js';
 /** Where derived observations go (the aggregator). */
 export interface Observer {
   observe(app: string, name: string, source: string, kind: SeriesKind, unit: string | undefined, value: number, tMs: number): void;
+  /** `n` observations of 1 into a count series at once (what `observe` × n would do). */
+  observeCount(app: string, name: string, source: string, unit: string, n: number, tMs: number): void;
 }
 
-const LEVEL_SERIES: Record<string, string> = {
-  DEBUG: 'log.lines.debug',
-  INFO: 'log.lines.info',
-  WARN: 'log.lines.warn',
-  ERROR: 'log.lines.error',
-  FATAL: 'log.lines.fatal',
-};
+const LEVEL_SERIES = ['log.lines.debug', 'log.lines.info', 'log.lines.warn', 'log.lines.error', 'log.lines.fatal'];
+const LEVEL_INDEX: Record<string, number> = { DEBUG: 0, INFO: 1, WARN: 2, ERROR: 3, FATAL: 4 };
 const STATUS_SERIES = ['router.status.1xx', 'router.status.1xx', 'router.status.2xx', 'router.status.3xx', 'router.status.4xx', 'router.status.5xx'];
 /** Heroku error codes: H10 … H99, R10 …, L10 … (router lines carry H codes). */
 const ERROR_CODE = /^[HRL]\d{1,3}$/;
@@ -33,31 +30,71 @@ const MAX_SOURCE = 100;
 
 // Entry timestamps are `YYYY-MM-DDTHH:MM:SS.ffffffZ`; one batch shares its minute, so the minute
 // is parsed once and the rest read off the digits (Date.parse per entry was most of the cost).
-let minutePrefix = '';
-let minuteMs = 0;
-function epochMs(ts: string): number {
-  if (!ts.startsWith(minutePrefix) || minutePrefix === '') {
-    minutePrefix = ts.slice(0, 17);
-    minuteMs = Date.parse(`${ts.slice(0, 16)}:00Z`);
+// One cache for `timestamp`, one for `received_at`: they differ (a replayed or skewed sender),
+// and a shared one would miss on every entry.
+class MinuteClock {
+  private prefix = '';
+  private minuteMs = 0;
+  epochMs(ts: string): number {
+    if (this.prefix === '' || !ts.startsWith(this.prefix)) {
+      this.prefix = ts.slice(0, 17);
+      this.minuteMs = Date.parse(`${ts.slice(0, 16)}:00Z`);
+    }
+    // Digits read inline: no closure per call (tsx's keepNames wraps each one in __name).
+    const sec = (ts.charCodeAt(17) - 48) * 10 + ts.charCodeAt(18) - 48;
+    const ms = (ts.charCodeAt(20) - 48) * 100 + (ts.charCodeAt(21) - 48) * 10 + ts.charCodeAt(22) - 48;
+    const us = (ts.charCodeAt(23) - 48) * 100 + (ts.charCodeAt(24) - 48) * 10 + ts.charCodeAt(25) - 48;
+    return this.minuteMs + sec * 1000 + ms + us / 1000;
   }
-  const c = (i: number) => ts.charCodeAt(i) - 48;
-  return minuteMs + (c(17) * 10 + c(18)) * 1000 + c(20) * 100 + c(21) * 10 + c(22) + (c(23) * 100 + c(24) * 10 + c(25)) / 1000;
 }
+const eventClock = new MinuteClock();
+const receiveClock = new MinuteClock();
+// A batch's entries share one `received_at` string (the same object): parsed once per batch.
+let lastReceived = '';
+let lastReceivedMs = 0;
 
 /**
  * Feeds `obs` with every series the entries feed. An entry whose timestamp is more than
  * `maxSkewMs` from its receive time (a wrong clock, a replay) is counted at its receive time.
  */
 export function deriveEntries(entries: readonly Entry[], obs: Observer, maxSkewMs: number): void {
+  // Lines per level and per producer are tallied over runs of entries sharing app, User-Agent
+  // family and 10 s bucket (a batch is mostly one run): one observation per run, not per entry.
+  const levels = [0, 0, 0, 0, 0];
+  let runApp = '';
+  let runFamily = '';
+  let runT10 = NaN;
+  let runT = 0;
+  let runLines = 0;
+  const endRun = () => {
+    for (let k = 0; k < 5; k++) {
+      if (levels[k]! > 0) obs.observeCount(runApp, LEVEL_SERIES[k]!, '', 'lines', levels[k]!, runT);
+      levels[k] = 0;
+    }
+    obs.observeCount(runApp, 'producer.lines', runFamily, 'lines', runLines, runT);
+    runLines = 0;
+  };
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
     const app = e.app_id;
-    let t = epochMs(e.timestamp);
-    const received = e.received_at === e.timestamp ? t : epochMs(e.received_at);
+    let t = eventClock.epochMs(e.timestamp);
+    if (e.received_at !== lastReceived) {
+      lastReceived = e.received_at;
+      lastReceivedMs = receiveClock.epochMs(lastReceived);
+    }
+    const received = lastReceivedMs;
     if (!(Math.abs(t - received) <= maxSkewMs)) t = received;
     const proc = e.proc ?? '';
-    obs.observe(app, LEVEL_SERIES[e.level] ?? 'log.lines.info', proc, 'count', 'lines', 1, t);
-    obs.observe(app, 'producer.lines', uaFamily(e.user_agent), 'count', 'lines', 1, t);
+    const family = uaFamily(e.user_agent);
+    const t10 = Math.floor(t / 10_000);
+    if (runLines > 0 && (t10 !== runT10 || app !== runApp || family !== runFamily)) endRun();
+    runApp = app;
+    runFamily = family;
+    runT10 = t10;
+    if (t > runT || runLines === 0) runT = t;
+    runLines++;
+    // Log volume is app-wide (source ""): one series per level.
+    levels[LEVEL_INDEX[e.level] ?? 1]!++;
 
     let routerSource: string | undefined;
     if (e.status !== undefined) {
@@ -82,4 +119,5 @@ export function deriveEntries(entries: readonly Entry[], obs: Observer, maxSkewM
       obs.observe(app, m.name, source, m.kind, m.unit, m.value, t);
     }
   }
+  if (runLines > 0) endRun();
 }

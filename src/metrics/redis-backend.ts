@@ -79,7 +79,10 @@ export interface RedisMetricsOptions {
   closeAfterSec?: number;
 }
 
-type Scripted = (Redis | Cluster) & { sluiceMetricsWrite(numKeys: number, ...args: (string | number)[]): Promise<number> };
+type Scripted = (Redis | Cluster) & { sluiceMetricsWrite(numKeys: number, ...args: (string | number | (string | number)[])[]): Promise<number> };
+
+/** Bucket updates (each a 10 s and a 60 s bucket of one series) per script call. */
+const MAX_BUCKETS_PER_CALL = 400;
 
 const sidCache = new Map<string, string>();
 /** A series' id in key names: 64 bits of SHA-1 over name and source (stable across processes). */
@@ -133,30 +136,38 @@ export function createRedisMetricsBackend(opts: RedisMetricsOptions): MetricsBac
     summary: (app: string, step: Step, sid: string) => `${tag(app)}:s:${step}:${sid}`,
   };
 
-  /** One app's deltas → one script call. */
-  const writeApp = (app: string, deltas: Delta[], nowSec: number) => {
-    const ks: string[] = [keys.series(app), keys.seen(app)];
-    const metas: (string | number)[] = [];
-    const buckets: (string | number)[] = [];
-    const seen = new Set<string>();
-    for (const { meta, t10, acc } of deltas) {
-      const sid = seriesId(meta.name, meta.source);
-      if (!seen.has(sid)) {
-        seen.add(sid);
-        metas.push(sid, JSON.stringify([meta.name, meta.source, meta.kind, meta.unit ?? null]));
+  /**
+   * One app's deltas → script calls of at most {@link MAX_BUCKETS_PER_CALL} bucket updates each
+   * (a backfill can bring thousands; one call must stay short for Redis and within the argument
+   * limits). Every update commutes with the others, so the calls need not be one transaction.
+   */
+  const writeApp = async (app: string, deltas: Delta[], nowSec: number) => {
+    for (let from = 0; from < deltas.length; from += MAX_BUCKETS_PER_CALL / 2) {
+      const ks: string[] = [keys.series(app), keys.seen(app)];
+      const metas: (string | number)[] = [];
+      const buckets: (string | number)[] = [];
+      const seen = new Set<string>();
+      for (const { meta, t10, acc } of deltas.slice(from, from + MAX_BUCKETS_PER_CALL / 2)) {
+        const sid = seriesId(meta.name, meta.source);
+        if (!seen.has(sid)) {
+          seen.add(sid);
+          metas.push(sid, JSON.stringify([meta.name, meta.source, meta.kind, meta.unit ?? null]));
+        }
+        for (const step of [10, 60] as const) {
+          const t = step === 10 ? t10 : t60Of(t10);
+          const horizon = nowSec - retention[step];
+          if (t < horizon) continue;
+          ks.push(keys.bins(app, step, sid, t), keys.index(app, step, sid), keys.summary(app, step, sid));
+          buckets.push(t, retention[step] + step, horizon, acc.count, acc.sum, acc.min, acc.max, acc.last, acc.lastT);
+          const at = buckets.length;
+          buckets.push(0);
+          buckets[at] = binArgs(acc, buckets);
+        }
       }
-      for (const step of [10, 60] as const) {
-        const t = step === 10 ? t10 : t60Of(t10);
-        const horizon = nowSec - retention[step];
-        if (t < horizon) continue;
-        ks.push(keys.bins(app, step, sid, t), keys.index(app, step, sid), keys.summary(app, step, sid));
-        buckets.push(t, retention[step] + step, horizon, acc.count, acc.sum, acc.min, acc.max, acc.last, acc.lastT);
-        const at = buckets.length;
-        buckets.push(0);
-        buckets[at] = binArgs(acc, buckets);
-      }
+      // Arrays, not spread arguments: ioredis flattens them, and a spread of 10^5 values would
+      // overflow the call stack.
+      await redis.sluiceMetricsWrite(ks.length, ks, nowSec, retention[60] + 60, seen.size, metas, buckets);
     }
-    return redis.sluiceMetricsWrite(ks.length, ...ks, nowSec, retention[60] + 60, seen.size, ...metas, ...buckets);
   };
 
   const read = async (app: string, name: string, source: string | undefined, fromSec: number, toSec: number, step: Step): Promise<SeriesRange> => {

@@ -11,8 +11,19 @@ const MAX_FAMILY = 40;
 const cache = new Map<string, string>();
 const CACHE_MAX = 1000;
 
+let lastUa = '';
+let lastFamily = NONE;
+
 export function uaFamily(userAgent: string | undefined): string {
   if (!userAgent) return NONE;
+  // A batch's entries share their User-Agent: the same string, compared before any lookup.
+  if (userAgent === lastUa) return lastFamily;
+  lastUa = userAgent;
+  lastFamily = familyOf(userAgent);
+  return lastFamily;
+}
+
+function familyOf(userAgent: string): string {
   const hit = cache.get(userAgent);
   if (hit !== undefined) return hit;
   const m = /^\s*([A-Za-z0-9][A-Za-z0-9._+-]*)/.exec(userAgent);
