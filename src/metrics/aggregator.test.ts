@@ -31,7 +31,7 @@ describe('Aggregator', () => {
     ]);
     await agg.flush();
     const r = await backend.read('a', 'jobs', undefined, 0, NOW / 1000, 10);
-    expect(r.points.map((p) => [p.t, p.sum])).toEqual([
+    expect(r.points!.map((p) => [p.t, p.sum])).toEqual([
       [Math.floor((NOW - 25_000) / 10_000) * 10, 2],
       [Math.floor(NOW / 10_000) * 10, 5],
     ]);
@@ -60,9 +60,9 @@ describe('Aggregator', () => {
     ]);
     await agg.flush();
     const all = await backend.read('a', 'db', undefined, 0, NOW / 1000, 60);
-    expect(all.points[0]).toMatchObject({ count: 3, sum: 60, min: 10, max: 30 });
+    expect(all.points![0]).toMatchObject({ count: 3, sum: 60, min: 10, max: 30 });
     expect((await backend.names('a')).find((s) => s.name === 'db')!.sources).toEqual(['primary', 'web.1', 'web.2']);
-    expect((await backend.read('a', 'db', 'web.2', 0, NOW / 1000, 60)).points[0]).toMatchObject({ count: 1, sum: 30 });
+    expect((await backend.read('a', 'db', 'web.2', 0, NOW / 1000, 60)).points![0]).toMatchObject({ count: 1, sum: 30 });
   });
 
   it('drops entries beyond the queue bound from the metrics, and entries older than retention', async () => {
@@ -90,6 +90,6 @@ describe('Aggregator', () => {
     fail = false;
     agg.add([entry({ metrics: [metric('jobs', 'count', 1)] })]);
     await agg.flush();
-    expect((await real.read('a', 'jobs', undefined, 0, NOW / 1000, 10)).points[0]!.sum).toBe(5);
+    expect((await real.read('a', 'jobs', undefined, 0, NOW / 1000, 10)).points![0]!.sum).toBe(5);
   });
 });

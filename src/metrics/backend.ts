@@ -37,7 +37,10 @@ export interface SeriesInfo {
 export interface SeriesRange {
   kind: SeriesKind | null;
   unit?: string;
-  points: Point[];
+  /** The points, as objects … */
+  points?: Point[];
+  /** … or as their JSON texts (what Redis keeps for closed buckets: passed through unparsed). */
+  pointsJson?: string[];
 }
 
 /** Lines per minute and last seen of one source of a count series (the Sources panel). */

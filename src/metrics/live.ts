@@ -57,7 +57,8 @@ export function startLiveMetrics(
       const series = await Promise.all(
         spec.series.map(async ({ name, source }) => {
           const r = await service.backend.read(spec.appId, name, source, open - spec.step, nowSec, spec.step);
-          return { name, source: source ?? null, kind: r.kind, ...(r.unit !== undefined ? { unit: r.unit } : {}), points: r.points };
+          const points = r.points ?? (r.pointsJson ?? []).map((j) => JSON.parse(j) as unknown);
+          return { name, source: source ?? null, kind: r.kind, ...(r.unit !== undefined ? { unit: r.unit } : {}), points };
         }),
       );
       if (!stopped) send(JSON.stringify({ type: 'metrics', app_id: spec.appId, step: spec.step, series }));

@@ -181,25 +181,25 @@ export function createRedisMetricsBackend(opts: RedisMetricsOptions): MetricsBac
     const [, , kind, unit] = JSON.parse(metaRaw) as [string, string, SeriesKind, string | null];
     const missing = ts.filter((t) => summaries[t] === undefined).map(Number);
     const built = await Promise.all(missing.map((t) => redis.hgetall(keys.bins(app, step, sid, t))));
-    const fresh = new Map<number, Point>();
+    const fresh = new Map<number, string>();
     const nowSec = Math.floor(Date.now() / 1000);
     const close: (string | number)[] = [];
     missing.forEach((t, k) => {
       const acc = accOf(kind, built[k]!);
       if (!acc) return;
-      const p = toPoint(kind, t, acc);
-      fresh.set(t, p);
-      if (t + step + closeAfter < nowSec) close.push(t, JSON.stringify(p));
+      const json = JSON.stringify(toPoint(kind, t, acc));
+      fresh.set(t, json);
+      if (t + step + closeAfter < nowSec) close.push(t, json);
     });
     // Closed buckets keep their point; a later write to one deletes it again (WRITE_SCRIPT).
     if (close.length > 0) void redis.hset(keys.summary(app, step, sid), ...close).catch(() => {});
-    const points: Point[] = [];
+    // Kept points go out as stored, unparsed: a 24 h read is 1440 of them.
+    const pointsJson: string[] = [];
     for (const s of ts) {
-      const t = Number(s);
-      const p = fresh.get(t) ?? (summaries[s] !== undefined ? (JSON.parse(summaries[s]!) as Point) : undefined);
-      if (p) points.push(p);
+      const p = fresh.get(Number(s)) ?? summaries[s];
+      if (p !== undefined) pointsJson.push(p);
     }
-    return { kind, ...(unit !== null ? { unit } : {}), points };
+    return { kind, ...(unit !== null ? { unit } : {}), pointsJson };
   };
 
   return {
@@ -239,7 +239,8 @@ export function createRedisMetricsBackend(opts: RedisMetricsOptions): MetricsBac
       const out = await Promise.all(
         info.sources.map(async (source) => {
           const r = await read(app, name, source, nowSec - 70, nowSec, 10);
-          const sum = r.points.reduce((s, p) => (p.t + 10 > nowSec - 60 ? s + (p.sum ?? 0) : s), 0);
+          const points = (r.pointsJson ?? []).map((j) => JSON.parse(j) as Point);
+          const sum = points.reduce((s, p) => (p.t + 10 > nowSec - 60 ? s + (p.sum ?? 0) : s), 0);
           return { source, lines_per_min: sum, last_seen: Number(seen[seriesId(name, source)] ?? 0) };
         }),
       );
