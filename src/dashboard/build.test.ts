@@ -13,6 +13,8 @@ describe('buildDashboard', () => {
     expect(css).toContain('.u-legend');
     expect(css).toContain('.u-cursor-pt');
     expect(css).not.toContain('@import');
+    // uPlot's code itself is in the script (the Metrics view imports it from npm).
+    expect(text('app-')).toContain('u-over');
     expect(built.indexHtml).not.toMatch(/https?:\/\//);
   });
 });

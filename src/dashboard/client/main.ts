@@ -1,23 +1,15 @@
 /**
- * The Sluice dashboard's entry point: the shared page state, sign-in, and the views.
+ * The Sluice dashboard's entry point.
  *
- * - shared/: what every view uses (URL state, session and token, the JSON API, DOM helpers).
+ * - shell.ts: the header's shared controls, which view is shown, Back/Forward.
+ * - shared/: what every view uses (URL state, time range, session and token, JSON API, DOM).
  * - logs/: the Logs view (live tail, filters, history, detail).
+ * - metrics/: the Metrics view (uPlot charts over the time range, live over /ws).
+ * - sources/: the Sources panel beside the charts.
  */
-import { LogsView } from './logs/view.js';
-import { Page } from './shared/page.js';
-import { Session } from './shared/session.js';
+import { Shell } from './shell.js';
 
-const page = new Page();
-let session: Session | undefined;
-const logs = new LogsView(page, {
-  refused: (message) => session!.signOut(message),
-  fillApps: () => session!.fillApps(),
-});
-session = new Session(page, {
-  signedIn: () => logs.start(),
-  signedOut: () => logs.stop(),
-});
+const shell = new Shell();
 // Tests and `npm run bench:ui` read the Logs view's buffer and counters here.
-(window as unknown as { __sluice: unknown }).__sluice = logs;
-void session.boot();
+(window as unknown as { __sluice: unknown }).__sluice = shell.logs;
+void shell.boot();

@@ -1,10 +1,11 @@
 /**
  * The Logs view's controls: search box (debounced to the gateway), regex and highlight toggles,
- * level chips, source and proc fields, the time menu, Pause, Local/UTC, Download, the keys
+ * level chips, source and proc fields, Pause, Download, the keys
  * (`/`, Ctrl/Cmd+K, Esc, n / N), scrolling and clicks on rows; and the state put back into them.
  */
 import { h } from '../shared/dom.js';
 import { LEVELS, type Level } from '../shared/model.js';
+import { setLive } from '../shared/time-range.js';
 import { download, loadOlder } from './history.js';
 import { nextMatch } from './matches.js';
 import type { LogsView } from './view.js';
@@ -14,10 +15,6 @@ const SEARCH_DEBOUNCE_MS = 150;
 /** Wires the controls of the Logs view to `v` (once, at start). */
 export function bindControls(v: LogsView): void {
   const el = v.el;
-  el.app.addEventListener('change', () => {
-    v.state.app = el.app.value;
-    v.applyState({ resubscribe: true });
-  });
   el.search.addEventListener('input', (ev) => {
     v.state.query = el.search.value;
     v.pendingKey = ev.timeStamp;
@@ -83,16 +80,6 @@ export function bindControls(v: LogsView): void {
   };
   onField(el.source, 'source');
   onField(el.proc, 'proc');
-  el.range.addEventListener('change', () => onRange(v));
-  el.rangeApply.addEventListener('click', () => {
-    const from = el.rangeFrom.value ? new Date(el.rangeFrom.value).toISOString() : '';
-    const to = el.rangeTo.value ? new Date(el.rangeTo.value).toISOString() : '';
-    if (!from && !to) return;
-    v.state.from = from;
-    v.state.to = to;
-    el.rangeBox.hidden = true;
-    v.applyState({ resubscribe: true });
-  });
   el.pause.addEventListener('click', () => {
     if (v.paused || !v.following) v.goLive();
     else {
@@ -102,18 +89,10 @@ export function bindControls(v: LogsView): void {
     }
   });
   el.pill.addEventListener('click', () => v.goLive());
-  el.utc.addEventListener('click', () => {
-    v.page.setUtc(!v.utc);
-    v.list.invalidate();
-    syncControls(v);
-    v.dirty = true;
-    v.schedule();
-  });
   el.download.addEventListener('click', () => void download(v));
   el.windowNote.addEventListener('click', (ev) => {
     if ((ev.target as HTMLElement).closest('button')) {
-      v.state.from = '';
-      v.state.to = '';
+      setLive(v.state);
       v.applyState({ resubscribe: true });
     }
   });
@@ -149,19 +128,13 @@ export function bindControls(v: LogsView): void {
     v.dirty = true;
     v.schedule();
   });
-  window.addEventListener('popstate', () => {
-    v.page.readUrl();
-    v.on.fillApps();
-    syncControls(v);
-    v.applyState({ resubscribe: true });
-  });
   window.addEventListener('online', () => v.stream.reconnectNow());
 }
 
 function onKey(v: LogsView, ev: KeyboardEvent): void {
   const target = ev.target as HTMLElement;
   const typing = target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement;
-  if (v.el.main.hidden) return;
+  if (v.el.main.hidden || !v.visible) return;
   if ((ev.key === 'k' || ev.key === 'K') && (ev.ctrlKey || ev.metaKey)) {
     ev.preventDefault();
     v.el.search.focus();
@@ -187,27 +160,10 @@ function onKey(v: LogsView, ev: KeyboardEvent): void {
   }
 }
 
-function onRange(v: LogsView): void {
-  const value = v.el.range.value;
-  v.el.rangeBox.hidden = value !== 'custom';
-  if (value === 'custom') {
-    const toLocal = (d: Date) => new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
-    const now = new Date();
-    v.el.rangeFrom.value = v.state.from ? toLocal(new Date(v.state.from)) : toLocal(new Date(now.getTime() - 3600_000));
-    v.el.rangeTo.value = v.state.to ? toLocal(new Date(v.state.to)) : toLocal(now);
-    return;
-  }
-  const minutes = value === 'live' ? 0 : Number(value);
-  v.state.from = minutes > 0 ? new Date(Date.now() - minutes * 60_000).toISOString() : '';
-  v.state.to = '';
-  v.applyState({ resubscribe: true });
-}
-
 /** Puts the state into the controls (after a reload, a pop, or a field click). */
 export function syncControls(v: LogsView): void {
   const s = v.state;
   const el = v.el;
-  el.app.value = s.app;
   if (el.search.value !== s.query) el.search.value = s.query;
   el.regex.setAttribute('aria-pressed', String(s.regex));
   el.mode.textContent = s.mode === 'filter' ? 'Filter' : 'Highlight';
@@ -218,9 +174,5 @@ export function syncControls(v: LogsView): void {
   }
   if (el.source.value.trim() !== s.source) el.source.value = s.source;
   if (el.proc.value.trim() !== s.proc) el.proc.value = s.proc;
-  el.utc.textContent = v.utc ? 'UTC' : 'Local';
-  el.utc.setAttribute('aria-pressed', String(v.utc));
-  if (!s.from && !s.to) el.range.value = 'live';
-  else if (el.range.value === 'live') el.range.value = 'custom';
   el.search.placeholder = s.regex ? 'Regular expression  ( / )' : 'Search  ( / )';
 }

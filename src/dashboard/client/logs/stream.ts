@@ -11,23 +11,10 @@
  * proxy and router access logs), so the gateway counts the socket as a reader from the start and
  * lets it in even while sockets that never authenticate fill their pool. The `subscribe` message
  * still carries it too: the gateway ignores it on a socket authenticated at the upgrade, and it
- * is what authenticates when the token cannot be a subprotocol (see {@link upgradeProtocols}).
+ * is what authenticates when the token cannot be a subprotocol (see shared/ws.ts).
  */
 
-/** The subprotocol the gateway answers; `sluice.token.<token>` carries the token and is never answered. */
-export const WS_PROTOCOL = 'sluice.v1';
-const TOKEN_PROTOCOL_PREFIX = 'sluice.token.';
-/** A subprotocol is an RFC 7230 token (RFC 6455 §4.1): read tokens (`r.<uuid>`) always are. */
-const SUBPROTOCOL_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-/**
- * The subprotocols to offer for `token`: `sluice.v1` and `sluice.token.<token>`, or `sluice.v1`
- * alone when the token has characters a subprotocol cannot hold (an `ADMIN_TOKEN` may), where
- * `new WebSocket` would throw: the `subscribe` message then authenticates.
- */
-export function upgradeProtocols(token: string): string[] {
-  return token && SUBPROTOCOL_CHARS.test(token) ? [WS_PROTOCOL, TOKEN_PROTOCOL_PREFIX + token] : [WS_PROTOCOL];
-}
+import { BACKOFF_MS, upgradeProtocols } from '../shared/ws.js';
 
 export interface StreamEvents {
   /** A text frame of generation `gen`. */
@@ -42,7 +29,6 @@ export interface StreamEvents {
   resumeId(gen: number): string | undefined;
 }
 
-const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 5000];
 /** Without any frame for this long (the gateway sends a heartbeat every 25 s), reconnect. */
 const SILENCE_MS = 70_000;
 

@@ -13,6 +13,8 @@ import { formatTime, hueOf } from '../shared/format.js';
 import { LEVELS, rowOf, type Entry, type Level, type Row } from '../shared/model.js';
 import { numberParam, type Page } from '../shared/page.js';
 import type { ViewState } from '../shared/state.js';
+import { refreshPreset, setLive } from '../shared/time-range.js';
+import { wsUrl } from '../shared/ws.js';
 import { stripAnsi } from './ansi.js';
 import { bindControls, syncControls } from './controls.js';
 import { renderDetail } from './detail.js';
@@ -54,8 +56,6 @@ export interface Stats {
 export interface LogsEvents {
   /** The gateway refused the token (or closed for good): sign out with this message. */
   refused(message: string): void;
-  /** The app picker again (after Back/Forward changed the state). */
-  fillApps(): void;
 }
 
 export class LogsView {
@@ -117,7 +117,6 @@ export class LogsView {
   chromeKey = '';
   el = {
     main: byId('main'),
-    app: byId<HTMLSelectElement>('app'),
     search: byId<HTMLInputElement>('search'),
     regex: byId<HTMLButtonElement>('regex'),
     mode: byId<HTMLButtonElement>('mode'),
@@ -126,13 +125,7 @@ export class LogsView {
     chips: byId('chips'),
     source: byId<HTMLInputElement>('source'),
     proc: byId<HTMLInputElement>('proc'),
-    range: byId<HTMLSelectElement>('range'),
-    rangeBox: byId('range-custom'),
-    rangeFrom: byId<HTMLInputElement>('range-from'),
-    rangeTo: byId<HTMLInputElement>('range-to'),
-    rangeApply: byId<HTMLButtonElement>('range-apply'),
     pause: byId<HTMLButtonElement>('pause'),
-    utc: byId<HTMLButtonElement>('utc'),
     download: byId<HTMLButtonElement>('download'),
     status: byId('status'),
     notices: byId('notices'),
@@ -149,8 +142,7 @@ export class LogsView {
     readonly page: Page,
     readonly on: LogsEvents,
   ) {
-    const wsUrl = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
-    this.stream = new LiveStream(wsUrl, () => this.token, {
+    this.stream = new LiveStream(wsUrl(), () => this.token, {
       text: (gen, text) => {
         this.inbox.push({ gen, text });
         this.schedule();
@@ -182,7 +174,12 @@ export class LogsView {
     bindControls(this);
   }
 
-  /** Signed in: the controls show the state, and the view subscribes. */
+  /** Whether the view is on screen; hidden, it defers new subscriptions until shown. */
+  visible = true;
+  /** A subscription was deferred while hidden. */
+  stale = false;
+
+  /** Signed in: the controls show the state, and the view subscribes (at once, or when shown). */
   start(): void {
     this.list.measure();
     syncControls(this);
@@ -192,8 +189,40 @@ export class LogsView {
   /** Signed out: the socket closes and the rows go. */
   stop(): void {
     this.stream.stop();
+    this.stale = false;
     this.resetRows();
     this.render();
+  }
+
+  /**
+   * On screen again (the Logs tab): a preset window starts at now − N again, and what was
+   * deferred subscribes. A live tail kept running while hidden, so its rows are already there.
+   */
+  show(): void {
+    this.visible = true;
+    this.list.measure();
+    const moved = refreshPreset(this.state, Date.now());
+    if (moved) this.page.writeUrl();
+    this.applyState({ resubscribe: moved || this.stale });
+  }
+
+  /** Off screen (another tab): nothing stops, but new subscriptions wait for {@link show}. */
+  hide(): void {
+    this.visible = false;
+    if (this.el.detail.hidden === false) this.closeDetail();
+  }
+
+  /** Back/Forward changed the state: the controls show it, and the view subscribes again. */
+  fromUrl(): void {
+    syncControls(this);
+    this.applyState({ resubscribe: true });
+  }
+
+  /** Local/UTC changed: the rows are drawn again. */
+  redrawTimes(): void {
+    this.list.invalidate();
+    this.dirty = true;
+    this.schedule();
   }
 
 
@@ -226,7 +255,11 @@ export class LogsView {
     this.schedule();
     if (opts.resubscribe) {
       clearTimeout(this.searchTimer);
-      this.subscribe();
+      // Hidden (the Metrics tab changed the app or the range): subscribe when shown.
+      if (this.visible) {
+        this.stale = false;
+        this.subscribe();
+      } else this.stale = true;
     }
   }
 
@@ -468,8 +501,7 @@ export class LogsView {
     this.paused = false;
     this.following = true;
     if (this.phase === 'window') {
-      this.state.from = '';
-      this.state.to = '';
+      setLive(this.state);
       this.applyState({ resubscribe: true });
       return;
     }

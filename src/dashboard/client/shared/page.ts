@@ -29,10 +29,22 @@ export class Page {
     localStorage.setItem(UTC_KEY, on ? '1' : '0');
   }
 
-  /** Puts the state into the address bar (replacing the entry; unknown parameters are kept). */
-  writeUrl(): void {
+  private readonly listeners: (() => void)[] = [];
+
+  /** Calls `fn` after every {@link writeUrl}: what one view changed, the others and the header see. */
+  onChange(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
+  /**
+   * Puts the state into the address bar (replacing the entry; unknown parameters are kept), or
+   * as a new entry with `push` (Back returns to what was shown), and tells the listeners.
+   */
+  writeUrl(push = false): void {
     const url = location.pathname + toQuery(this.state, new URLSearchParams(location.search)) + location.hash;
-    if (url !== location.pathname + location.search + location.hash) history.replaceState(history.state, '', url);
+    if (push) history.pushState(history.state, '', url);
+    else if (url !== location.pathname + location.search + location.hash) history.replaceState(history.state, '', url);
+    for (const fn of this.listeners) fn();
   }
 
   /** Re-reads the state from the address bar (after Back/Forward). */

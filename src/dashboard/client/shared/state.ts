@@ -1,11 +1,15 @@
 /**
  * The page's state as it is kept in the URL query (`app`, `level`, `source`, `proc`, `search`,
- * `regex`, `mode`, plus `from`/`to` for a time window): one object every view reads, so a link
- * or a reload restores what was shown. Pure: no DOM.
+ * `regex`, `mode`, plus `from`/`to` for a time window, `range` for a preset one, `view` and
+ * `metric` for the Metrics view): one object every view reads, so a link or a reload restores
+ * what was shown. Pure: no DOM.
  */
 import { LEVELS, type Level } from './model.js';
 
 export type Mode = 'filter' | 'highlight';
+
+/** The views of the page (the tabs in the header). */
+export type ViewName = 'logs' | 'metrics';
 
 export interface ViewState {
   /** The app followed; '' = every app the token may read (admin). */
@@ -24,10 +28,19 @@ export interface ViewState {
   /** A time window (ISO 8601): shown from history instead of live. */
   from: string;
   to: string;
+  /**
+   * The time menu's preset (minutes: "last 15 min" = 15) or 0. With a preset, `from` is where it
+   * started when picked (the Logs view's window); the Metrics view slides with it.
+   */
+  range: number;
+  /** The view shown. */
+  view: ViewName;
+  /** The series chosen in the Metrics view's picker ('' = none). */
+  metric: string;
 }
 
 export function defaultState(): ViewState {
-  return { app: '', levels: new Set(LEVELS), source: '', proc: '', query: '', regex: false, mode: 'filter', from: '', to: '' };
+  return { app: '', levels: new Set(LEVELS), source: '', proc: '', query: '', regex: false, mode: 'filter', from: '', to: '', range: 0, view: 'logs', metric: '' };
 }
 
 const ALIASES: Record<string, Level> = {
@@ -100,13 +113,17 @@ export function parseQuery(query: string): ViewState {
   s.mode = q.get('mode') === 'highlight' ? 'highlight' : 'filter';
   s.from = q.get('from') ?? '';
   s.to = q.get('to') ?? '';
+  const range = Number(q.get('range'));
+  s.range = Number.isInteger(range) && range > 0 && range <= 7 * 1440 ? range : 0;
+  s.view = q.get('view') === 'metrics' ? 'metrics' : 'logs';
+  s.metric = q.get('metric') ?? '';
   return s;
 }
 
 /** State → query string (with its `?`, or '' when everything is default). Keeps unknown keys. */
 export function toQuery(s: ViewState, keep: URLSearchParams = new URLSearchParams()): string {
   const q = new URLSearchParams(keep);
-  for (const k of ['app', 'level', 'source', 'proc', 'search', 'regex', 'mode', 'from', 'to']) q.delete(k);
+  for (const k of ['app', 'level', 'source', 'proc', 'search', 'regex', 'mode', 'from', 'to', 'range', 'view', 'metric']) q.delete(k);
   if (s.app) q.set('app', s.app);
   const level = levelParam(s.levels);
   if (level) q.set('level', level);
@@ -116,6 +133,9 @@ export function toQuery(s: ViewState, keep: URLSearchParams = new URLSearchParam
   if (s.mode === 'highlight') q.set('mode', 'highlight');
   if (s.from) q.set('from', s.from);
   if (s.to) q.set('to', s.to);
+  if (s.range) q.set('range', String(s.range));
+  if (s.view !== 'logs') q.set('view', s.view);
+  if (s.metric) q.set('metric', s.metric);
   const text = q.toString();
   return text ? `?${text}` : '';
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { upgradeProtocols } from './stream.js';
+import { upgradeProtocols } from './ws.js';
 
 describe('upgradeProtocols', () => {
   it('offers sluice.v1 and the token as sluice.token.<token>', () => {
