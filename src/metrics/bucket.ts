@@ -4,7 +4,7 @@
  * count, sum, min and max are exact; `last` is the value with the latest entry timestamp
  * (ties: the one counted last); measures also carry a quantile sketch (sketch.ts).
  */
-import { addToBins, binsQuantiles, emptyBins, mergeBins, type SketchBins } from './sketch.js';
+import { addToBins, binsQuantiles, emptyBins, mergeBins, packedQuantiles, type PackedBins, type SketchBins } from './sketch.js';
 
 /** l2met's kinds: `count#` sums, `measure#` distributions, `sample#` gauges. */
 export type SeriesKind = 'count' | 'measure' | 'sample';
@@ -92,11 +92,18 @@ function tidy(v: number): number {
   return Number.isInteger(v) ? v : Number(v.toPrecision(12));
 }
 
-/** The API's point of a bucket starting at `t` (epoch seconds). */
-export function toPoint(kind: SeriesKind, t: number, acc: BucketAcc): Point {
+/**
+ * The API's point of a bucket starting at `t` (epoch seconds). A measure's percentiles come from
+ * `acc.bins`, or from `packed` when the bins are kept packed (memory-backend.ts).
+ */
+export function toPoint(kind: SeriesKind, t: number, acc: BucketAcc, packed?: PackedBins | null): Point {
   if (kind === 'count') return { t, sum: tidy(acc.sum), count: acc.count };
   if (kind === 'sample') return { t, count: acc.count, last: acc.last, min: acc.min, max: acc.max };
-  const [p50, p95, p99] = acc.bins ? binsQuantiles(acc.bins, QUANTILES, acc.min, acc.max) : [NaN, NaN, NaN];
+  const [p50, p95, p99] = packed
+    ? packedQuantiles(packed, QUANTILES, acc.min, acc.max)
+    : acc.bins
+      ? binsQuantiles(acc.bins, QUANTILES, acc.min, acc.max)
+      : [NaN, NaN, NaN];
   return {
     t,
     count: acc.count,

@@ -6,10 +6,13 @@
  * A closed bucket's point is computed once and cached until a late entry changes it.
  */
 import { ALL_SOURCES, mergeAcc, newAcc, toPoint, type BucketAcc, type Point, type SeriesMeta } from './bucket.js';
+import { mergePacked, type PackedBins } from './sketch.js';
 import { t60Of, type Delta, type MetricsBackend, type Retention, type SeriesInfo, type SeriesRange, type SourceActivity, type Step } from './backend.js';
 
 interface StoredBucket {
+  /** Exact numbers; `acc.bins` is always null here: a measure's bins are `packed`. */
   acc: BucketAcc;
+  packed: PackedBins | null;
   point: Point | null;
 }
 
@@ -28,16 +31,16 @@ export function createMemoryMetricsBackend(retention: Retention): MetricsBackend
   const apps = new Map<string, Map<string, StoredSeries>>();
   let prunedAt = 0;
 
-  const add = (buckets: Map<number, StoredBucket>, t: number, acc: BucketAcc, meta: SeriesMeta) => {
-    const b = buckets.get(t);
-    if (b) {
-      mergeAcc(b.acc, acc);
-      b.point = null;
-    } else {
-      const fresh = newAcc(meta.kind);
-      mergeAcc(fresh, acc);
-      buckets.set(t, { acc: fresh, point: null });
-    }
+  const add = (buckets: Map<number, StoredBucket>, t: number, acc: BucketAcc) => {
+    let b = buckets.get(t);
+    if (!b) buckets.set(t, (b = { acc: newAcc('count'), packed: null, point: null }));
+    // The exact numbers merge as they are; the bins are packed (a 4th of a Map's memory).
+    const bins = acc.bins;
+    acc.bins = null;
+    mergeAcc(b.acc, acc);
+    acc.bins = bins;
+    if (bins) b.packed = mergePacked(b.packed, bins);
+    b.point = null;
   };
 
   const prune = (nowSec: number) => {
@@ -63,9 +66,9 @@ export function createMemoryMetricsBackend(retention: Retention): MetricsBackend
         let s = series.get(sid);
         if (!s) series.set(sid, (s = { meta, lastSeen: 0, b10: new Map(), b60: new Map() }));
         s.lastSeen = nowSec;
-        if (t10 >= nowSec - retention[10]) add(s.b10, t10, acc, meta);
+        if (t10 >= nowSec - retention[10]) add(s.b10, t10, acc);
         const t60 = t60Of(t10);
-        if (t60 >= nowSec - retention[60]) add(s.b60, t60, acc, meta);
+        if (t60 >= nowSec - retention[60]) add(s.b60, t60, acc);
       }
       if (nowMs - prunedAt >= PRUNE_EVERY_MS) {
         prunedAt = nowMs;
@@ -96,7 +99,7 @@ export function createMemoryMetricsBackend(retention: Retention): MetricsBackend
       const points = new Array<Point>(ts.length);
       for (let i = 0; i < ts.length; i++) {
         const b = buckets.get(ts[i]!)!;
-        points[i] = b.point ??= toPoint(s.meta.kind, ts[i]!, b.acc);
+        points[i] = b.point ??= toPoint(s.meta.kind, ts[i]!, b.acc, b.packed);
       }
       return { kind: s.meta.kind, ...(s.meta.unit !== undefined ? { unit: s.meta.unit } : {}), points };
     },

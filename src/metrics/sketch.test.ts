@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addBinField, addToBins, binField, binsCount, binsQuantiles, emptyBins, mergeBins, RELATIVE_ACCURACY } from './sketch.js';
+import { addBinField, addToBins, binField, binsCount, binsQuantiles, emptyBins, mergeBins, mergePacked, packedQuantiles, RELATIVE_ACCURACY } from './sketch.js';
 
 const QS = [0, 0.01, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1];
 
@@ -91,6 +91,25 @@ describe('quantile sketch', () => {
     }
     expect(viaFields).toEqual(direct);
     expect(addBinField(viaFields, 'count', 1)).toBe(false);
+  });
+
+  it('packed bins (how the memory backend keeps them) give the same quantiles, merged in any number of steps', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 50 }), { minLength: 1, maxLength: 5 }), (batches) => {
+        const all = emptyBins();
+        let packed = null;
+        for (const batch of batches) {
+          const b = emptyBins();
+          for (const v of batch) {
+            addToBins(b, v);
+            addToBins(all, v);
+          }
+          packed = mergePacked(packed, b);
+        }
+        expect(packedQuantiles(packed!, QS)).toEqual(binsQuantiles(all, QS));
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('an empty sketch has no quantiles', () => {
