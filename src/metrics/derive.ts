@@ -60,20 +60,8 @@ let lastReceivedMs = 0;
 export function deriveEntries(entries: readonly Entry[], obs: Observer, maxSkewMs: number): void {
   // Lines per level and per producer are tallied over runs of entries sharing app, User-Agent
   // family and 10 s bucket (a batch is mostly one run): one observation per run, not per entry.
-  const levels = [0, 0, 0, 0, 0];
-  let runApp = '';
-  let runFamily = '';
-  let runT10 = NaN;
-  let runT = 0;
-  let runLines = 0;
-  const endRun = () => {
-    for (let k = 0; k < 5; k++) {
-      if (levels[k]! > 0) obs.observeCount(runApp, LEVEL_SERIES[k]!, '', 'lines', levels[k]!, runT);
-      levels[k] = 0;
-    }
-    obs.observeCount(runApp, 'producer.lines', runFamily, 'lines', runLines, runT);
-    runLines = 0;
-  };
+  const run = RUN;
+  run.lines = 0;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
     const app = e.app_id;
@@ -87,14 +75,16 @@ export function deriveEntries(entries: readonly Entry[], obs: Observer, maxSkewM
     const proc = e.proc ?? '';
     const family = uaFamily(e.user_agent);
     const t10 = Math.floor(t / 10_000);
-    if (runLines > 0 && (t10 !== runT10 || app !== runApp || family !== runFamily)) endRun();
-    runApp = app;
-    runFamily = family;
-    runT10 = t10;
-    if (t > runT || runLines === 0) runT = t;
-    runLines++;
+    if (run.lines > 0 && (t10 !== run.t10 || app !== run.app || family !== run.family)) run.end(obs);
+    if (run.lines === 0) {
+      run.app = app;
+      run.family = family;
+      run.t10 = t10;
+      run.t = t;
+    } else if (t > run.t) run.t = t;
+    run.lines++;
     // Log volume is app-wide (source ""): one series per level.
-    levels[LEVEL_INDEX[e.level] ?? 1]!++;
+    run.levels[LEVEL_INDEX[e.level] ?? 1]!++;
 
     let routerSource: string | undefined;
     if (e.status !== undefined) {
@@ -119,5 +109,25 @@ export function deriveEntries(entries: readonly Entry[], obs: Observer, maxSkewM
       obs.observe(app, m.name, source, m.kind, m.unit, m.value, t);
     }
   }
-  if (runLines > 0) endRun();
+  if (run.lines > 0) run.end(obs);
 }
+
+/** A run's tallies (fields, not closure variables: no number boxed per entry). */
+class RunTally {
+  app = '';
+  family = '';
+  t10 = 0;
+  t = 0;
+  lines = 0;
+  readonly levels = new Float64Array(5);
+  end(obs: Observer): void {
+    for (let k = 0; k < 5; k++) {
+      const n = this.levels[k]!;
+      if (n > 0) obs.observeCount(this.app, LEVEL_SERIES[k]!, '', 'lines', n, this.t);
+      this.levels[k] = 0;
+    }
+    obs.observeCount(this.app, 'producer.lines', this.family, 'lines', this.lines, this.t);
+    this.lines = 0;
+  }
+}
+const RUN = new RunTally();
