@@ -21,6 +21,14 @@ function cssColor(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888';
 }
 
+/** A log axis' splits without the 2…9 × 10^k ones. */
+function powersOfTen(_u: uPlot, splits: number[]): (number | null)[] {
+  return splits.map((v) => {
+    const e = Math.log10(v);
+    return Math.abs(e - Math.round(e)) < 1e-9 ? v : null;
+  });
+}
+
 /** `#rrggbb` → the same with alpha (for a count's fill); other forms unchanged (no fill). */
 function withAlpha(color: string, alpha: string): string | undefined {
   return /^#[0-9a-f]{6}$/i.test(color) ? color + alpha : undefined;
@@ -102,7 +110,16 @@ export class Chart {
       // swallow one whose up position it sees apart from its down position (live redraws move it).
       cursor: { drag: { x: false, y: false, setScale: false, click: () => {} }, points: { size: 6 } },
       scales: { x: { time: true }, y: this.def.log ? { distr: 3, log: 10 } : { range: (_u, _min, max) => [0, max > 0 ? max * 1.08 : 1] } },
-      axes: [axis, { ...axis, size: 44, values: (_u, splits) => splits.map(formatTick) }],
+      axes: [
+        axis,
+        {
+          ...axis,
+          size: 44,
+          values: (_u, splits) => splits.map(formatTick),
+          // A log scale splits at 1…9 × 10^k: keep the powers of ten, or the grid is a comb.
+          ...(this.def.log ? { filter: powersOfTen, grid: { ...axis.grid, filter: powersOfTen }, ticks: { ...axis.ticks, filter: powersOfTen } } : {}),
+        },
+      ],
       ...(utc ? { tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC') } : {}),
       series: [
         {},
