@@ -4,7 +4,8 @@
  *   npm run bench:ui                               # 5,000 lines/s for 60 s (~70 s)
  *   npm run bench:ui -- --rate=10000 --seconds=20  # other load
  *   npm run bench:ui -- --rows=2000 --height=2000  # a tall window
- *   npm run screenshots                            # docs/dashboard-*.png instead (same machinery)
+ *   npm run screenshots                            # docs/dashboard-*.png instead (same machinery),
+ *                                                  # the Metrics view with an hour of realistic data too
  *
  * A real gateway process (memory store) gets the lines on `POST /drain` (drift-corrected, batches
  * every 20 ms); the page follows the app over the WebSocket. Every second it samples the row
@@ -19,6 +20,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { Pool } from 'undici';
+import WebSocket from 'ws';
 import { launchBrowser } from '../test/support/browser.js';
 import { basic, frame } from '../test/support/gateway.js';
 import { liveApp, writeAppsConfig } from '../test/support/live.js';
@@ -334,9 +336,115 @@ async function runScreenshots(): Promise<void> {
     await phone.waitForFunction(() => document.querySelector('#status')?.getAttribute('data-state') === 'live');
     await phone.waitForTimeout(300);
     await phone.screenshot({ path: `${dir}dashboard-phone.png` });
-    process.stderr.write(`screenshots: ${dir}dashboard-{light,dark,detail,phone}.png\n`);
+    await metricsScreenshots(browser, dir);
+    process.stderr.write(`screenshots: ${dir}dashboard-{light,dark,detail,phone,metrics,metrics-dark}.png\n`);
   } finally {
     await browser.close();
+    await gw.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Metrics view: an hour of a Heroku app (router traffic with an H12 episode, dyno runtime
+// metrics, app lines), sent with their own timestamps, and producers on the WebSocket
+// ---------------------------------------------------------------------------------------------
+
+const shop = liveApp('shop');
+
+/** Deterministic pseudo-random numbers in [0, 1): the screenshots do not change run to run. */
+function seeded(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+}
+
+/** Drain frames for the `minutes` before `nowMs`, in 10 s steps. */
+function hourOfLines(nowMs: number, minutes = 60): string[] {
+  const r = seeded(42);
+  const at = (ms: number) => new Date(ms).toISOString().replace('Z', '000+00:00');
+  const out: string[] = [];
+  const start = nowMs - minutes * 60_000;
+  for (let t = start, k = 0; t < nowMs - 2000; t += 10_000, k++) {
+    const phase = (t - start) / (minutes * 60_000);
+    // Six minutes of timeouts (H12) two thirds in: slow responses, 503s, busy dynos.
+    const incident = phase > 0.62 && phase < 0.68;
+    const requests = Math.round(18 + 10 * Math.sin(phase * Math.PI * 2) + r() * 6);
+    for (let i = 0; i < requests; i++) {
+      const ts = at(t + Math.floor(r() * 10_000));
+      const dyno = `web.${1 + Math.floor(r() * 2)}`;
+      const path = PATHS[i % PATHS.length]!;
+      const x = r();
+      const status = incident && x < 0.35 ? 503 : x < 0.06 ? 404 : x < 0.1 ? 302 : x < 0.112 ? 500 : 200;
+      const service = status === 503 ? 30_000 : Math.round(Math.exp(3 + r() * 1.6 + (r() < 0.05 ? 1.5 : 0)) * (incident ? 3 : 1));
+      const kind = status === 503 ? 'at=error code=H12 desc="Request timeout"' : status === 500 && r() < 0.3 ? 'at=error code=H13 desc="Connection closed without response"' : 'at=info';
+      out.push(
+        frame(
+          `<158>1 ${ts} host heroku router - ${kind} method=GET path="${path}" host=shop.example.com request_id=${(t + i) >>> 0} fwd="10.0.${i % 255}.7" dyno=${dyno} connect=${1 + Math.floor(r() * 3)}ms service=${service}ms status=${status} bytes=${Math.floor(r() * 9000)} protocol=https`,
+        ),
+      );
+      const level = status >= 500 ? 'error' : r() < 0.1 ? 'warn' : r() < 0.3 ? 'debug' : 'info';
+      out.push(frame(`<190>1 ${ts} host app ${dyno} - level=${level} msg="handled request" path=${path} status=${status}`));
+    }
+    if (k % 2 === 0) {
+      // Dyno runtime metrics every 20 s, as log-runtime-metrics sends them.
+      const ts = at(t + 5000);
+      for (const [d, dyno] of ['web.1', 'web.2', 'worker.1'].entries()) {
+        const rss = 180 + d * 70 + phase * 60 + r() * 8;
+        const id = `heroku.2808254.d97d0ea7-cf3d-411b-b453-d2943a50b45${d}`;
+        out.push(
+          frame(
+            `<45>1 ${ts} host heroku ${dyno} - source=${dyno} dyno=${id} sample#memory_total=${(rss + 12).toFixed(2)}MB sample#memory_rss=${rss.toFixed(2)}MB sample#memory_cache=12.00MB sample#memory_swap=0.00MB sample#memory_pgpgin=1234pages sample#memory_pgpgout=567pages sample#memory_quota=512.00MB`,
+          ),
+        );
+        const load = 0.3 + d * 0.2 + (incident && d < 2 ? 1.8 : 0) + r() * 0.3;
+        out.push(frame(`<45>1 ${ts} host heroku ${dyno} - source=${dyno} dyno=${id} sample#load_avg_1m=${load.toFixed(2)} sample#load_avg_5m=${(load * 0.8).toFixed(2)} sample#load_avg_15m=${(load * 0.6).toFixed(2)}`));
+      }
+      out.push(frame(`<190>1 ${ts} host app worker.1 - level=info msg="job done" measure#job.duration=${Math.round(200 + r() * 800)}ms count#jobs.done=${1 + Math.floor(r() * 4)}`));
+    }
+  }
+  return out;
+}
+
+/** A producer on `GET /logs` with the User-Agent of a client library, sending a few lines. */
+async function wsProducer(gw: GatewayProcess, userAgent: string, lines: number): Promise<WebSocket> {
+  const ws = new WebSocket(`${gw.url.replace(/^http/, 'ws')}/logs`, { headers: { Authorization: `Bearer ${shop.ingest}`, 'User-Agent': userAgent } });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  ws.send(JSON.stringify({ type: 'logs', seq: 1, data: Array.from({ length: lines }, (_, i) => ({ message: `checkout step ${i}`, level: i % 9 ? 'info' : 'warn' })) }));
+  return ws;
+}
+
+async function metricsScreenshots(browser: Awaited<ReturnType<typeof launchBrowser>>, dir: string): Promise<void> {
+  const gw = await startGatewayProcess({
+    SLUICE_CONFIG: writeAppsConfig([shop]),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_LINES_PER_SEC: '0',
+    // The hour is sent now with its own timestamps: let the aggregation take them as they are.
+    METRICS_MAX_SKEW_SEC: '7200',
+  });
+  const producers: WebSocket[] = [];
+  try {
+    const frames = hourOfLines(Date.now());
+    for (let i = 0; i < frames.length; i += 2000) {
+      const res = await fetch(`${gw.url}/drain`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/logplex-1', Authorization: basic(shop.ingest), 'User-Agent': 'Logplex/v123' },
+        body: frames.slice(i, i + 2000).join(''),
+      });
+      if (res.status !== 200) throw new Error(`POST /drain → ${res.status} ${await res.text()}`);
+    }
+    producers.push(await wsProducer(gw, 'sluice-node/0.1.0 (node 20.20.2)', 40), await wsProducer(gw, 'sluice-python/0.1.0 (python 3.11.2)', 12));
+    await new Promise((r) => setTimeout(r, 1500)); // a flush of the aggregation
+    for (const scheme of ['light', 'dark'] as const) {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, colorScheme: scheme, deviceScaleFactor: 1 });
+      await page.goto(`${gw.url}/?app=shop&view=metrics#token=${shop.read}`);
+      await page.waitForSelector('#metrics-status[data-state=live]');
+      await page.waitForSelector('#sources [data-table=connected] tr[data-status]');
+      await page.waitForTimeout(400);
+      await page.screenshot({ path: `${dir}dashboard-metrics${scheme === 'dark' ? '-dark' : ''}.png` });
+      await page.close();
+    }
+  } finally {
+    for (const ws of producers) ws.terminate();
     await gw.stop();
   }
 }
