@@ -123,11 +123,13 @@ export class Chart {
       ...(utc ? { tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC') } : {}),
       series: [
         {},
-        ...this.def.lines.map((line) => {
+        ...this.def.lines.map((line, i) => {
           const color = cssColor(line.color);
           const fill = counts ? withAlpha(color, '1a') : undefined;
           return {
             label: line.label,
+            // A line hidden from the legend stays hidden when the plot is built again (theme, UTC).
+            show: !this.items[i]!.classList.contains('off'),
             stroke: color,
             width: 1.5,
             ...(fill ? { fill } : {}),

@@ -74,7 +74,7 @@ export function linesOf(name: string, kind: SeriesKind | undefined): LineSpec[] 
     return [value('p50', 'p50', name, 'p50', '--c1'), value('p95', 'p95', name, 'p95', '--c2'), value('p99', 'p99', name, 'p99', '--c3')];
   }
   if (kind === 'sample') return [value('last', 'last', name, 'last', '--c1'), value('max', 'max', name, 'max', '--c2')];
-  return [count('sum', name, '--c1')];
+  return [{ ...count('sum', name, '--c1'), label: name }];
 }
 
 /** The view's charts for the series the app has, plus `picked` (a name from the picker, or ''). */
