@@ -57,7 +57,7 @@ function serviceTimes(n: number): number[] {
 
 function exactQuantile(values: number[], q: number): number {
   const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(q * (s.length - 1))]!;
+  return s[Math.max(0, Math.ceil(q * s.length) - 1)]!;
 }
 
 async function createApp(gw: GatewayProcess, id: string) {

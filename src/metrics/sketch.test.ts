@@ -4,9 +4,9 @@ import { addBinField, addToBins, binField, binsCount, binsQuantiles, emptyBins, 
 
 const QS = [0, 0.01, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1];
 
-/** The exact lower quantile, the rank the sketch promises: ⌊q·(n−1)⌋ of the sorted values. */
+/** The exact quantile at the rank the sketch promises: the nearest rank ⌈q·n⌉ of the sorted values. */
 function exact(sorted: number[], q: number): number {
-  return sorted[Math.floor(q * (sorted.length - 1))]!;
+  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]!;
 }
 
 /** Every quantile of the sketch within α of the exact one (|est − x| ≤ α·|x|). */
@@ -110,6 +110,14 @@ describe('quantile sketch', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('reads p99 of a few values as the largest (nearest rank), p50 of two as the first', () => {
+    const b = emptyBins();
+    for (let v = 10; v <= 100; v += 10) addToBins(b, v);
+    const [p50, p99] = binsQuantiles(b, [0.5, 0.99], 10, 100);
+    expect(p99).toBe(100);
+    expect(Math.abs(p50! - 50)).toBeLessThanOrEqual(0.5);
   });
 
   it('an empty sketch has no quantiles', () => {

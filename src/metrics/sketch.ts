@@ -81,7 +81,8 @@ export function binsCount(bins: SketchBins): number {
 
 /**
  * Quantiles `qs` (each in [0, 1], ascending) of the counted values: the value at rank
- * ⌊q·(n − 1)⌋ of the sorted sample (the lower quantile), within {@link RELATIVE_ACCURACY} of
+ * ⌈q·n⌉ of the sorted sample (nearest rank: p99 of 10 values is the largest, as latency
+ * dashboards read it), within {@link RELATIVE_ACCURACY} of
  * it, and clamped to the exact `[min, max]` when given. NaN for an empty sketch.
  */
 export function binsQuantiles(bins: SketchBins, qs: readonly number[], min = -Infinity, max = Infinity): number[] {
@@ -96,7 +97,7 @@ export function binsQuantiles(bins: SketchBins, qs: readonly number[], min = -In
   const clamp = (v: number) => (v < min ? min : v > max ? max : v);
   const take = (count: number, value: number) => {
     seen += count;
-    while (k < qs.length && Math.floor(qs[k]! * (n - 1)) < seen) out[k++] = clamp(value);
+    while (k < qs.length && rankOf(qs[k]!, n) < seen) out[k++] = clamp(value);
   };
   for (const i of neg) {
     take(bins.neg.get(i)!, -binValue(i));
@@ -108,6 +109,12 @@ export function binsQuantiles(bins: SketchBins, qs: readonly number[], min = -In
     take(bins.pos.get(i)!, binValue(i));
   }
   return out;
+}
+
+/** The 0-based nearest rank of quantile `q` among `n` values: ⌈q·n⌉ − 1, at least 0. */
+export function rankOf(q: number, n: number): number {
+  const r = Math.ceil(q * n) - 1;
+  return r < 0 ? 0 : r;
 }
 
 /** Field names of bins in a Redis hash (and of a sketch on the wire): `p<i>`, `n<i>`, `z`. */
@@ -191,7 +198,7 @@ export function packedQuantiles(p: PackedBins, qs: readonly number[], min = -Inf
     seen += p.counts[i]!;
     const v = keyValue(p.keys[i]!);
     const clamped = v < min ? min : v > max ? max : v;
-    while (k < qs.length && Math.floor(qs[k]! * (n - 1)) < seen) out[k++] = clamped;
+    while (k < qs.length && rankOf(qs[k]!, n) < seen) out[k++] = clamped;
   }
   return out;
 }
