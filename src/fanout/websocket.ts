@@ -217,14 +217,21 @@ export function attachWebSocket(upgrades: UpgradeRouter, deps: GatewayDeps, hub:
       },
     };
 
-    const subscribe = async (msg: ClientMessage) => {
-      if (!grant && !(await authenticate(msg.token))) {
-        if (ws.readyState === ws.OPEN) {
-          sendError('unauthorized', 'a read token is required');
-          closeUnauthenticated(4001, 'unauthorized');
-        }
-        return;
+    /**
+     * True when the socket is a reader, authenticating with the message's own `token` if it is
+     * not yet; otherwise it is told and closed (4001).
+     */
+    const ensureReader = async (msg: ClientMessage): Promise<boolean> => {
+      if (grant || (await authenticate(msg.token))) return true;
+      if (ws.readyState === ws.OPEN) {
+        sendError('unauthorized', 'a read token is required');
+        closeUnauthenticated(4001, 'unauthorized');
       }
+      return false;
+    };
+
+    const subscribe = async (msg: ClientMessage) => {
+      if (!(await ensureReader(msg))) return;
       if (sub) hub.detach(sub);
       sub = null;
       let filter;
@@ -262,13 +269,7 @@ export function attachWebSocket(upgrades: UpgradeRouter, deps: GatewayDeps, hub:
     };
 
     const subscribeMetrics = async (msg: ClientMessage) => {
-      if (!grant && !(await authenticate(msg.token))) {
-        if (ws.readyState === ws.OPEN) {
-          sendError('unauthorized', 'a read token is required');
-          closeUnauthenticated(4001, 'unauthorized');
-        }
-        return;
-      }
+      if (!(await ensureReader(msg))) return;
       const service = deps.logMetrics;
       if (!service) return sendError('metrics_disabled', 'metrics from logs are off (METRICS_ENABLED=false)');
       let spec;
