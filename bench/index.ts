@@ -1,8 +1,8 @@
 /**
  * `npm run bench` (`npm run bench -- --quick` for a shorter run; `--only=decode` / `--only=http`
  * / `--only=redis` / `--only=fanout` / `--only=syslog` / `--only=ws` / `--only=client` / `--only=clients`
- * (with `--lang=python,go` to pick languages) / `--only=metrics`; `--no-redis`, `--no-fanout`,
- * `--no-syslog`, `--no-ws`, `--no-client`, `--no-clients`, `--no-metrics`).
+ * (with `--lang=python,go` to pick languages) / `--only=metrics` / `--only=sizes`; `--no-redis`,
+ * `--no-fanout`, `--no-syslog`, `--no-ws`, `--no-client`, `--no-clients`, `--no-metrics`, `--no-sizes`).
  *
  * Prints decode throughput (lines/s, MB/s) on 100-line and ~1 MB bodies and HTTP ingest lines/s
  * on `POST /drain`, each beside a bare `node:http` server and npm `logfmt` measured in the same
@@ -304,6 +304,16 @@ if (!args.includes('--no-clients') && (only === undefined || only === 'clients')
   const { printClientsBench, runClientsBench } = await import('./clients.js');
   const languages = args.find((a) => a.startsWith('--lang='))?.slice(7).split(',').filter(Boolean);
   printClientsBench(await runClientsBench({ quick, serverNodeArgs: httpOpts.serverNodeArgs, languages }), quick);
+}
+
+// Ingest cost by body size (bench/small-bodies.ts, `--only=sizes`, skipped with `--no-sizes`): 1/10/100-line /drain bodies, memory and Redis, beside bare node:http and a raw-LPUSH floor.
+if (!args.includes('--no-sizes') && (only === undefined || only === 'sizes')) {
+  const { printSizesBench, runSizesBench } = await import('./small-bodies.js');
+  console.log(
+    `\n== Ingest by body size: POST /drain with 1-, 10- and 100-line bodies (64 distinct each), ${httpOpts.connections} keep-alive connections, ` +
+      `${httpOpts.inflight} in flight, ${httpOpts.durationMs / 1000} s after ${httpOpts.warmupMs / 1000} s warm-up; Redis rows on our own redis-server`,
+  );
+  printSizesBench(await runSizesBench({ http: httpOpts, token }));
 }
 
 // Metrics from logs (bench/metrics.ts, `--only=metrics`, skipped with `--no-metrics`): POST /drain with the aggregation on and off, GET /api/metrics over 24 h.
