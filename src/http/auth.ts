@@ -3,6 +3,7 @@ import type { AppRegistry, TokenGrant } from '../apps/types.js';
 import { GatewayError } from '../errors.js';
 import type { AuthThrottle } from '../limits/auth-throttle.js';
 import { contextAddress } from './client-address.js';
+import { requestHeader } from './header.js';
 
 /** Where a route accepts its token from. */
 export interface TokenSources {
@@ -20,7 +21,7 @@ export interface TokenSources {
  * `https://TOKEN@host/drain` arrives with TOKEN as user and an empty password.
  */
 export function presentedToken(c: Context, sources: TokenSources): string | null {
-  const header = c.req.header('authorization');
+  const header = requestHeader(c, 'authorization');
   if (header) {
     const space = header.indexOf(' ');
     const scheme = header.slice(0, space < 0 ? header.length : space).toLowerCase();

@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import type { Context } from 'hono';
 import { GatewayError } from '../errors.js';
+import { requestHeader } from './header.js';
 
 const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
@@ -24,13 +25,13 @@ export interface BodyLimits {
  * the ingest hot path); under `app.request()` in tests it reads the Web Request body.
  */
 export async function readBody(c: Context, limits: BodyLimits): Promise<Buffer> {
-  const declared = c.req.header('content-length');
+  const declared = requestHeader(c, 'content-length');
   if (declared !== undefined && Number(declared) > limits.maxBodyBytes) {
     throw tooLarge(`body of ${declared} bytes is over the limit of ${limits.maxBodyBytes}`);
   }
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
   const raw = incoming ? await readNodeStream(incoming, limits.maxBodyBytes) : await readWebBody(c, limits.maxBodyBytes);
-  return decodeContent(raw, c.req.header('content-encoding'), limits.maxInflatedBytes);
+  return decodeContent(raw, requestHeader(c, 'content-encoding'), limits.maxInflatedBytes);
 }
 
 function tooLarge(message: string): GatewayError {
@@ -129,7 +130,7 @@ function isTooLarge(err: unknown): boolean {
 
 /** The media type of a request, lower-cased, without parameters; '' when absent. */
 export function mediaType(c: Context): string {
-  const ct = c.req.header('content-type');
+  const ct = requestHeader(c, 'content-type');
   if (!ct) return '';
   const semi = ct.indexOf(';');
   return (semi < 0 ? ct : ct.slice(0, semi)).trim().toLowerCase();

@@ -63,7 +63,8 @@ describe('requestAddress and contextAddress', () => {
   it('reads a Hono request on @hono/node-server (c.env.incoming), and says unknown without one', async () => {
     const app = new Hono();
     app.get('/', (c) => c.text(contextAddress(c, c.req.query('trust') === '1')));
-    const env = { incoming: req('127.0.0.6') };
+    // As on @hono/node-server: the Request's headers are the IncomingMessage's.
+    const env = { incoming: req('127.0.0.6', '1.1.1.1, 9.9.9.9') };
     const headers = { 'X-Forwarded-For': '1.1.1.1, 9.9.9.9' };
     expect(await (await app.request('/', { headers }, env)).text()).toBe('127.0.0.6');
     expect(await (await app.request('/?trust=1', { headers }, env)).text()).toBe('9.9.9.9');

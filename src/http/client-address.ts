@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import type { Context } from 'hono';
+import { requestHeader } from './header.js';
 
 /**
  * The address a request comes from, for the per-address limits (auth-failure throttle, live
@@ -42,7 +43,7 @@ export function requestAddress(req: IncomingMessage, trustProxy: boolean): strin
  */
 export function contextAddress(c: Context, trustProxy: boolean): string {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  return clientAddress(incoming?.socket?.remoteAddress, c.req.header('x-forwarded-for'), trustProxy);
+  return clientAddress(incoming?.socket?.remoteAddress, requestHeader(c, 'x-forwarded-for'), trustProxy);
 }
 
 /** The last hop of an `X-Forwarded-For` list as a bare IP, or undefined when it is not one. */

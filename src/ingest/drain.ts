@@ -8,6 +8,7 @@ import { requireGrant } from '../http/auth.js';
 import { receivedAtDate } from '../normalize/syslog-batch.js';
 import { assertIngestEnabled, chargeRate } from './limits.js';
 import { decodeLogplexBody, formatRejects, syslogBatchOf } from './logplex-body.js';
+import { requestHeader } from '../http/header.js';
 
 /**
  * Media types of a drain body: Logplex's (`application/logplex-1`, and the `x-` form Logplex's
@@ -56,7 +57,7 @@ export function drainRoutes(deps: GatewayDeps): Hono {
     const receivedAt = nowMicros();
     // The RFC 3164 year anchor is derived from the stored receive time, so that a store which
     // keeps the frames and parses them again on read (Redis) gets the very same entries.
-    const userAgent = c.req.header('user-agent') || undefined;
+    const userAgent = requestHeader(c, 'user-agent') || undefined;
     const mode = drainMode(userAgent);
     const decoded = decodeLogplexBody(body, {
       mode,
@@ -75,7 +76,7 @@ export function drainRoutes(deps: GatewayDeps): Hono {
     }
     await chargeRate(deps, grant.appId, decoded.records.length);
 
-    const frameId = c.req.header('logplex-frame-id') || undefined;
+    const frameId = requestHeader(c, 'logplex-frame-id') || undefined;
     const count = decoded.records.length;
     // The request as a syslog batch: the store builds the entries (memory) or keeps the frames
     // and builds them when read (Redis); either way with syslogBatchEntries, so alike.
@@ -84,7 +85,7 @@ export function drainRoutes(deps: GatewayDeps): Hono {
       mode,
       receivedAt,
       frameId,
-      drainToken: c.req.header('logplex-drain-token') || undefined,
+      drainToken: requestHeader(c, 'logplex-drain-token') || undefined,
       userAgent,
       tags: queryTags(c.req.queries()),
     });
@@ -105,7 +106,7 @@ export function drainRoutes(deps: GatewayDeps): Hono {
     c.header('Sluice-Rejected', String(decoded.rejectedCount));
     if (decoded.rejectedCount > 0) c.header('Sluice-Rejects', formatRejects(decoded.rejects));
     if (result.duplicate) c.header('Sluice-Duplicate', 'true');
-    const declared = c.req.header('logplex-msg-count');
+    const declared = requestHeader(c, 'logplex-msg-count');
     // Reported, never fatal: Vector 400s here and Heroku then drops the whole batch.
     const parsed = count;
     const mismatch = declared !== undefined && Number(declared) !== parsed;

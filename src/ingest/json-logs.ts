@@ -9,6 +9,7 @@ import type { Entry } from '../normalize/entry.js';
 import { classifyJsonPayload, jsonItemsToEntries } from '../normalize/from-json.js';
 import { entriesJsonArray } from '../normalize/serialize.js';
 import { assertIngestEnabled, chargeRate } from './limits.js';
+import { requestHeader } from '../http/header.js';
 
 const JSON_TYPES = new Set(['application/json']);
 const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines']);
@@ -90,7 +91,7 @@ export function jsonLogRoutes(deps: GatewayDeps): Hono {
     }
 
     const receivedAt = nowMicros();
-    const userAgent = c.req.header('user-agent') || undefined;
+    const userAgent = requestHeader(c, 'user-agent') || undefined;
     const entries: Entry[] = [];
     jsonItemsToEntries(items, appIds, { ...defaults, receivedAt, userAgent }, entries, errors, lineOf);
     // NDJSON lines that are not JSON come first in `errors`, then entries that failed validation.
@@ -124,7 +125,7 @@ export function jsonLogRoutes(deps: GatewayDeps): Hono {
       metrics?.lines(route, 201, entries.length);
       countErrors();
     }
-    const minimal = prefersMinimal(c.req.header('prefer'));
+    const minimal = prefersMinimal(requestHeader(c, 'prefer'));
     if (minimal) c.header('Preference-Applied', 'return=minimal');
     if (result.duplicate) return c.json(minimal ? { saved: 0, duplicate: true, errors: null } : { saved: 0, duplicate: true, entries: [], errors: null }, 200);
     // Built as text: the entries are stored, so serialising them for the answer must not fail it.

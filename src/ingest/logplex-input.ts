@@ -11,6 +11,7 @@ import type { Entry } from '../normalize/entry.js';
 import { syslogToEntry } from '../normalize/from-syslog.js';
 import { assertIngestEnabled, chargeRate } from './limits.js';
 import { decodeLogplexBody, formatRejects } from './logplex-body.js';
+import { requestHeader } from '../http/header.js';
 
 /** Logplex's two (logplex-facts §3), and `application/heroku_drain-1` (Grafana Loki's Heroku target). */
 const LOGPLEX_TYPES = new Set(['application/logplex-1', 'application/x-logplex-1', 'application/heroku_drain-1']);
@@ -36,7 +37,7 @@ export function logplexInputRoutes(deps: GatewayDeps): Hono {
     assertIngestEnabled(deps);
     const address = () => contextAddress(c, config.trustProxy);
     let basicGrant: Extract<TokenGrant, { kind: 'ingest' }> | null = null;
-    if (c.req.header('authorization') !== undefined) {
+    if (requestHeader(c, 'authorization') !== undefined) {
       const token = presentedToken(c, { basic: true });
       const grant = token ? await resolveThrottled(deps, address, token) : null;
       if (!grant) throw new GatewayError('unauthorized', 401, 'Unauthorized', CHALLENGE);
@@ -58,7 +59,7 @@ export function logplexInputRoutes(deps: GatewayDeps): Hono {
       const why = decoded.rejectedCount > 0 ? ` (${formatRejects(decoded.rejects)})` : ' (no frames)';
       throw new GatewayError('malformed_log_messages', 400, `Malformed log messages${why}`);
     }
-    const declared = c.req.header('logplex-msg-count');
+    const declared = requestHeader(c, 'logplex-msg-count');
     if (declared !== undefined && Number(declared) !== decoded.records.length) {
       throw new GatewayError(
         'msg_count_mismatch',
@@ -92,7 +93,7 @@ export function logplexInputRoutes(deps: GatewayDeps): Hono {
     for (const [id, n] of perApp) await chargeRate(deps, id, n);
 
     const receivedAt = nowMicros();
-    const userAgent = c.req.header('user-agent') || undefined;
+    const userAgent = requestHeader(c, 'user-agent') || undefined;
     const entries: Entry[] = new Array(decoded.records.length);
     for (let i = 0; i < decoded.records.length; i++) {
       const rec = decoded.records[i]!;
