@@ -67,8 +67,16 @@ export function syslogBatchOf(body: Buffer, decoded: DecodedLogplexBody, facts: 
   const count = decoded.records.length;
   let repaired: number[] | undefined;
   for (let i = 0; i < decoded.frames.length; i++) if (decoded.frames[i]!.repaired) (repaired ??= []).push(i);
+  // Fields named one by one: a spread of `facts` cost ~2.8 µs a request (a generic property
+  // copy), more than the rest of a 1-line body's batch.
   const batch: SyslogBatch = {
-    ...facts,
+    appId: facts.appId,
+    mode: facts.mode,
+    receivedAt: facts.receivedAt,
+    frameId: facts.frameId,
+    drainToken: facts.drainToken,
+    userAgent: facts.userAgent,
+    tags: facts.tags,
     firstId: ulidRun(count),
     count,
     // Repaired frames are re-framed with their real length, so reading them back needs no
