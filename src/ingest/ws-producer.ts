@@ -396,7 +396,14 @@ export class WsProducer {
     }
     const entries: Entry[] = [];
     const errors: Ready['errors'] = [];
-    jsonItemsToEntries(items, appIds, { ...defaults, receivedAt, userAgent: this.opts.userAgent || undefined }, entries, errors);
+    const base = {
+      receivedAt,
+      userAgent: this.opts.userAgent || undefined,
+      batchId: defaults.batchId,
+      environment: defaults.environment,
+      appKeyForm: defaults.appKeyForm,
+    };
+    jsonItemsToEntries(items, appIds, base, entries, errors);
     if (errors.length) this.deps.metrics?.rejectedLines(ROUTE, 'invalid_entry', errors.length);
     if (entries.length === 0) {
       const first = errors[0];
