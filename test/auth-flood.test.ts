@@ -373,7 +373,11 @@ describe.skipIf(!redisServerAvailable)('wrong tokens from one address (Redis sto
     await expectThrottled(gw, { one }, a);
 
     // Watch every command Redis gets about tokens while the address is over its limit.
-    const client = new Redis(redis.url);
+    // Ready first: a MONITOR that starts while this client's own ready-check INFO is on its way
+    // sees that INFO before MONITOR's OK, and ioredis fails with "Command queue state error".
+    const client = new Redis(redis.url, { lazyConnect: true });
+    await client.connect();
+    await client.ping();
     const monitor = await client.monitor();
     const tokenLookups: string[][] = [];
     monitor.on('monitor', (_time: string, args: string[]) => {
