@@ -1,6 +1,7 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import type { Point } from '../src/metrics/bucket.js';
 import { RELATIVE_ACCURACY } from '../src/metrics/sketch.js';
 import { basic, frame } from './support/gateway.js';
 import { startGatewayProcess, type GatewayProcess } from './support/process.js';
@@ -14,18 +15,6 @@ import { deleteKeysWithPrefix, getTestRedis, redisAvailable, testKeyPrefix, type
 
 const ADMIN = 'metrics-admin-token-0123456789abcdef';
 
-interface Point {
-  t: number;
-  count: number;
-  sum?: number;
-  min?: number;
-  max?: number;
-  mean?: number;
-  p50?: number;
-  p95?: number;
-  p99?: number;
-  last?: number;
-}
 interface Series {
   kind: string | null;
   unit?: string;

@@ -6,8 +6,7 @@
 import type { BucketAcc, Point, SeriesKind, SeriesMeta } from './bucket.js';
 
 /** The bucket sizes kept, in seconds. */
-export const STEPS = [10, 60] as const;
-export type Step = (typeof STEPS)[number];
+export type Step = 10 | 60;
 
 /** What one series added to one 10 s bucket since the last flush. */
 export interface Delta {

@@ -55,8 +55,11 @@ export function addValue(acc: BucketAcc, value: number, tMs: number): void {
   if (acc.bins) addToBins(acc.bins, value);
 }
 
-/** Adds `from` into `into` (exact: the sketch merge is a sum of bins). */
-export function mergeAcc(into: BucketAcc, from: BucketAcc): void {
+/**
+ * Adds `from` into `into` (exact: the sketch merge is a sum of bins). `bins: false` merges the
+ * exact numbers only (the memory backend keeps its bins packed, apart).
+ */
+export function mergeAcc(into: BucketAcc, from: BucketAcc, bins = true): void {
   into.count += from.count;
   into.sum += from.sum;
   if (from.min < into.min) into.min = from.min;
@@ -65,7 +68,7 @@ export function mergeAcc(into: BucketAcc, from: BucketAcc): void {
     into.last = from.last;
     into.lastT = from.lastT;
   }
-  if (from.bins) {
+  if (bins && from.bins) {
     if (!into.bins) into.bins = emptyBins();
     mergeBins(into.bins, from.bins);
   }

@@ -35,11 +35,8 @@ export function createMemoryMetricsBackend(retention: Retention): MetricsBackend
     let b = buckets.get(t);
     if (!b) buckets.set(t, (b = { acc: newAcc('count'), packed: null, point: null }));
     // The exact numbers merge as they are; the bins are packed (a 4th of a Map's memory).
-    const bins = acc.bins;
-    acc.bins = null;
-    mergeAcc(b.acc, acc);
-    acc.bins = bins;
-    if (bins) b.packed = mergePacked(b.packed, bins);
+    mergeAcc(b.acc, acc, false);
+    if (acc.bins) b.packed = mergePacked(b.packed, acc.bins);
     b.point = null;
   };
 

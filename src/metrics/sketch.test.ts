@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { createRandom } from '../../bench/bodies.js';
 import { addBinField, addToBins, binField, binsCount, binsQuantiles, emptyBins, mergeBins, mergePacked, packedQuantiles, RELATIVE_ACCURACY } from './sketch.js';
 
 const QS = [0, 0.01, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1];
@@ -23,20 +24,9 @@ function expectWithinBound(values: number[]) {
   return bins;
 }
 
-/** A seeded PRNG (mulberry32) so the distributions are the same on every run. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('quantile sketch', () => {
-  const r = rng(42);
+  // The bench's seeded PRNG: the same distributions on every run.
+  const r = createRandom(42);
   it('uniform 0..1000', () => {
     expectWithinBound(Array.from({ length: 20_000 }, () => r() * 1000));
   });
