@@ -86,7 +86,7 @@ export function startGateway(opts: StartGatewayOptions): RunningGateway {
   // Prometheus metrics (GET /metrics); the gauges read the store, the hub and /ws at scrape time.
   deps.metrics = createGatewayMetrics({ store, fanout: hub, connections: hub ? () => ws?.connections() ?? 0 : undefined,
     producers: config.roles.ingest ? () => wsIngest?.connections() ?? 0 : undefined,
-    aggregation: backend.metrics ? () => backend.metrics!.aggregator.stats : undefined,
+    aggregation: backend.metrics ? () => backend.metrics!.stats() : undefined,
   });
   const server = serve({ fetch: createApp(deps, hub).fetch, port: opts.port, hostname: opts.host }, (info) =>
     opts.onListening?.(info.port),

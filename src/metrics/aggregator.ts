@@ -38,6 +38,11 @@ export interface AggregatorStats {
   flushErrors: number;
 }
 
+/** Stats of an aggregator that counted nothing yet. */
+export function emptyStats(): AggregatorStats {
+  return { series: 0, droppedObservations: 0, droppedEntries: 0, tooOld: 0, flushes: 0, flushErrors: 0 };
+}
+
 const SWEEP_EVERY_MS = 10 * 60_000;
 
 class Series {
@@ -71,7 +76,7 @@ export class Aggregator implements Observer {
   private sweptAt = 0;
   private lastApp: string | undefined;
   private lastNames: Map<string, NameSlot> | undefined;
-  readonly stats: AggregatorStats = { series: 0, droppedObservations: 0, droppedEntries: 0, tooOld: 0, flushes: 0, flushErrors: 0 };
+  readonly stats: AggregatorStats = emptyStats();
 
   constructor(private readonly opts: AggregatorOptions) {
     this.nowMs = this.now();

@@ -1,30 +1,42 @@
 /**
- * Puts the metrics stage beside a store: what feeds the aggregator, and where its buckets live.
+ * Puts the metrics stage beside a store: what feeds it, and where its buckets live.
  *
- * - Memory store: the store's own subscription (it calls listeners with each append's entries,
- *   already built); buckets in process.
- * - Redis store: `subscribe` would also bring other processes' entries (the firehose), which
- *   they count themselves; so each process counts what it stored, by a wrapper around
- *   `append`, into buckets in Redis shared by every process.
+ * The series are derived off the event loop, by the metrics worker thread (offload.ts), from
+ * what is stored:
+ *
+ * - memory store: the store's own subscription (it calls listeners with each append's entries,
+ *   already built), packed for the thread;
+ * - Redis store: each process counts what it stored (the buckets are shared by every process,
+ *   so a firehose reader would count other processes' entries twice), by a wrapper around
+ *   `append`: built entries are packed, and a drain batch (whose frames the store keeps, and
+ *   nobody built entries of) goes as its stored block, which the thread decodes.
+ *
+ * The thread flushes 10 s deltas to the one backend: in process (memory store) or in Redis.
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { MetricsConfig } from '../config.js';
-import { entriesOf, type Store } from '../store/types.js';
-import { Aggregator } from './aggregator.js';
+import { entryLimits } from '../normalize/bounds.js';
+import { syslogBlockHeader } from '../store/block.js';
+import type { Store } from '../store/types.js';
+import type { AggregatorStats } from './aggregator.js';
 import type { MetricsBackend, Retention } from './backend.js';
 import { createMemoryMetricsBackend } from './memory-backend.js';
+import { MetricsOffload } from './offload.js';
 import { createRedisMetricsBackend } from './redis-backend.js';
 
 export interface MetricsService {
-  aggregator: Aggregator;
   backend: MetricsBackend;
   config: MetricsConfig;
+  /** What the stage counted about itself, the worker thread's and the event loop's together. */
+  stats(): AggregatorStats;
+  /** Counts and writes everything stored so far (tests, shutdown). */
+  flush(): Promise<void>;
   /** Flushes what is pending and stops. */
   close(): Promise<void>;
 }
 
 export interface MetricsSetup {
-  /** The store to use from now on (with Redis: the wrapper that feeds the aggregator). */
+  /** The store to use from now on: the wrapper that feeds the stage. */
   store: Store;
   metrics: MetricsService;
 }
@@ -38,49 +50,42 @@ export function createMetricsService(
 ): MetricsSetup {
   const retention: Retention = { 10: config.retention10s, 60: config.retention60s };
   const backend = redis ? createRedisMetricsBackend({ redis: redis.client, prefix: redis.prefix, retention }) : createMemoryMetricsBackend(retention);
-  const aggregator = new Aggregator({
-    backend,
+  const limits = {
     retention,
     flushMs: config.flushMs,
     maxSkewSec: config.maxSkewSec,
     maxSeriesPerApp: config.maxSeriesPerApp,
     maxQueuedEntries: config.maxQueuedEntries,
-    onError,
-  }).start();
-  let fed = store;
-  let unsubscribe: (() => void) | undefined;
-  if (!redis) unsubscribe = store.subscribe((entries) => aggregator.add(entries));
-  else fed = countingStore(store, aggregator);
+  };
+  const offload = new MetricsOffload({ ...limits, entryLimits: { ...entryLimits() } }, backend, onError);
   const metrics: MetricsService = {
-    aggregator,
     backend,
     config,
+    stats: () => offload.stats(),
+    flush: () => offload.flush(),
     async close() {
       unsubscribe?.();
-      await aggregator.close();
+      await offload.close();
       await backend.close();
     },
   };
-  return { store: fed, metrics };
+  let unsubscribe: (() => void) | undefined;
+  if (!redis) {
+    unsubscribe = store.subscribe((entries) => offload.addEntries(entries));
+    return { store, metrics };
+  }
+  return { store: countingStore(store, offload), metrics };
 }
 
-/**
- * The store, its appends counted once they are stored. Entries of a drain request are built
- * from its frames on the next event-loop turn (the Redis store keeps the frames), not on the
- * request's path.
- */
-function countingStore(store: Store, aggregator: Aggregator): Store {
+/** The store, its appends counted once they are stored. */
+function countingStore(store: Store, offload: MetricsOffload): Store {
   return Object.assign(Object.create(store) as Store, {
     async append(req: Parameters<Store['append']>[0]) {
       const result = await store.append(req);
       if (result.stored > 0) {
-        setImmediate(() => {
-          try {
-            aggregator.add(entriesOf(req));
-          } catch {
-            // a batch that no longer builds is the store's concern; metrics skip it
-          }
-        });
+        const batch = req.syslog;
+        if (batch !== undefined) offload.addBlock([syslogBlockHeader(batch), batch.frames], batch.count);
+        else offload.addEntries(req.entries);
       }
       return result;
     },

@@ -35,6 +35,11 @@ interface SyslogHeader {
 
 /** A drain request's block: one small JSON header, then the frame bytes (copied once, here). */
 export function encodeSyslogBlock(batch: SyslogBatch): Buffer {
+  return Buffer.concat([syslogBlockHeader(batch), batch.frames]);
+}
+
+/** The first part of a drain request's block, before its frames: `S<header JSON>\n`. */
+export function syslogBlockHeader(batch: SyslogBatch): Buffer {
   const header: SyslogHeader = { app: batch.appId, mode: batch.mode, rt: batch.receivedAt, id: batch.firstId, n: batch.count };
   if (batch.frameId !== undefined) header.fid = batch.frameId;
   if (batch.drainToken !== undefined) header.dt = batch.drainToken;
@@ -42,7 +47,7 @@ export function encodeSyslogBlock(batch: SyslogBatch): Buffer {
   if (batch.tags !== undefined) header.tags = batch.tags;
   if (batch.repaired !== undefined) header.rp = batch.repaired;
   // JSON.stringify escapes every control character, so the header holds no LF of its own.
-  return Buffer.concat([Buffer.from(`S${JSON.stringify(header)}\n`), batch.frames]);
+  return Buffer.from(`S${JSON.stringify(header)}\n`);
 }
 
 /** Entries of any request as a `J` block (one `JSON.stringify` for the whole array). */

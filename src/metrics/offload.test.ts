@@ -1,0 +1,61 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Entry } from '../normalize/entry.js';
+import { DEFAULT_ENTRY_LIMITS } from '../normalize/bounds.js';
+import { createMemoryMetricsBackend } from './memory-backend.js';
+import { MetricsOffload } from './offload.js';
+
+const retention = { 10: 3600, 60: 86_400 };
+const now = new Date().toISOString().replace('Z', '000Z');
+const entry = (n: number): Entry => ({
+  id: `01J0000000000000000000000${n % 10}`,
+  timestamp: now,
+  received_at: now,
+  level: 'INFO',
+  app_id: 'a',
+  message: 'm',
+  metrics: [{ name: 'jobs', kind: 'count', value: n }],
+});
+
+let open: MetricsOffload | undefined;
+afterEach(async () => {
+  await open?.close();
+  open = undefined;
+});
+
+function start(maxQueuedEntries: number) {
+  const backend = createMemoryMetricsBackend(retention);
+  const offload = new MetricsOffload({ retention, flushMs: 60_000, maxSkewSec: 300, maxSeriesPerApp: 100, maxQueuedEntries, entryLimits: { ...DEFAULT_ENTRY_LIMITS } }, backend);
+  open = offload;
+  return { backend, offload };
+}
+
+const sumOf = async (backend: ReturnType<typeof createMemoryMetricsBackend>) => {
+  const r = await backend.read('a', 'jobs', undefined, 0, Date.now() / 1000 + 10, 60);
+  return r.points!.reduce((s, p) => s + (p.sum ?? 0), 0);
+};
+
+describe('MetricsOffload (the metrics worker thread)', () => {
+  it('derives the entries in the thread; flush resolves once their deltas are in the backend', async () => {
+    const { backend, offload } = start(1000);
+    offload.addEntries([entry(1), entry(2)]);
+    offload.addEntries([entry(3)]);
+    await offload.flush();
+    expect(await sumOf(backend)).toBe(6);
+    // jobs, log.lines.info and producer.lines (no User-Agent: family "-"): the thread's own counts.
+    expect(offload.stats()).toMatchObject({ series: 3, droppedEntries: 0 });
+  });
+
+  it('drops (and counts) what would pass the in-flight bound, never more', async () => {
+    const { backend, offload } = start(4);
+    offload.addEntries([entry(1), entry(2), entry(3)]);
+    offload.addEntries([entry(10), entry(20)]); // 5 > 4: dropped from the metrics
+    offload.addEntries([entry(4)]); // 4: fits
+    await offload.flush();
+    expect(await sumOf(backend)).toBe(10);
+    expect(offload.stats().droppedEntries).toBe(2);
+    // Counted lines leave the bound: room again.
+    offload.addEntries([entry(5), entry(5), entry(5)]);
+    await offload.flush();
+    expect(await sumOf(backend)).toBe(25);
+  });
+});

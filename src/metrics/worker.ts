@@ -1,0 +1,90 @@
+/**
+ * The metrics worker thread: derives the series of stored entries off the gateway's event loop.
+ *
+ * Entries the gateway built arrive as the fields the derivation reads (compact.ts); drain blocks
+ * it did not build (the Redis store keeps frames) are decoded here into the entries a read of
+ * the store would give (block.ts `decodeBlock`). Both go through the aggregator (derive.ts) and
+ * are flushed as 10 s deltas to the gateway, which writes them to the backend. The thread holds no buckets of its own beyond one
+ * flush interval, so the backend stays the one place the API and the live charts read.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { setEntryLimits } from '../normalize/bounds.js';
+import { decodeBlock } from '../store/block.js';
+import { Aggregator } from './aggregator.js';
+import { readCompact } from './compact.js';
+import type { Delta, MetricsBackend } from './backend.js';
+import type { FromWorker, ToWorker, WorkerSetup } from './worker-protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('metrics worker: not started as a worker thread');
+const setup = workerData as WorkerSetup;
+setEntryLimits(setup.entryLimits);
+
+const send = (msg: FromWorker) => port.postMessage(msg);
+let seq = 0;
+const pendingWrites = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+
+/** The aggregator's backend here: each flush goes to the gateway, which writes it and answers. */
+const toGateway: MetricsBackend = {
+  write(deltas: Delta[], nowMs: number) {
+    const id = ++seq;
+    return new Promise<void>((resolve, reject) => {
+      pendingWrites.set(id, { resolve, reject });
+      send({ t: 'deltas', seq: id, deltas, nowMs, stats: aggregator.stats });
+    });
+  },
+  names: () => Promise.resolve([]),
+  read: () => Promise.resolve({ kind: null }),
+  activity: () => Promise.resolve([]),
+  close: () => Promise.resolve(),
+};
+
+const aggregator = new Aggregator({
+  backend: toGateway,
+  retention: setup.retention,
+  flushMs: setup.flushMs,
+  maxSkewSec: setup.maxSkewSec,
+  maxSeriesPerApp: setup.maxSeriesPerApp,
+  // The gateway bounds the lines in flight to this thread; the queue here never holds more.
+  maxQueuedEntries: Number.MAX_SAFE_INTEGER,
+}).start();
+
+let reportedError = false;
+
+port.on('message', (msg: ToWorker) => {
+  if (msg.t === 'entries') {
+    aggregator.add(readCompact(msg.nums, msg.text));
+    aggregator.drainQueue();
+    send({ t: 'counted', lines: msg.lines });
+  } else if (msg.t === 'blocks') {
+    const bytes = new Uint8Array(msg.buf);
+    let start = 0;
+    for (const end of msg.ends) {
+      const block = Buffer.from(bytes.buffer, start, end - start);
+      start = end;
+      try {
+        aggregator.add(decodeBlock(block));
+      } catch (err) {
+        // A block this version cannot read (it was stored, so only its metrics are lost).
+        if (!reportedError) send({ t: 'error', message: (err as Error).message });
+        reportedError = true;
+      }
+    }
+    // Derived now, not on the aggregator's next turn: the gateway's bound counts lines until
+    // they are in the series, so the thread's queue never grows past it.
+    aggregator.drainQueue();
+    send({ t: 'counted', lines: msg.lines });
+  } else if (msg.t === 'written') {
+    const w = pendingWrites.get(msg.seq);
+    pendingWrites.delete(msg.seq);
+    if (msg.error === undefined) w?.resolve();
+    else w?.reject(new Error(msg.error));
+  } else if (msg.t === 'flush') {
+    // Twice: a flush already writing returns that write, which may predate the latest blocks.
+    void (async () => {
+      await aggregator.flush();
+      await aggregator.flush();
+      send({ t: 'flushed', seq: msg.seq, stats: aggregator.stats });
+    })();
+  }
+});
