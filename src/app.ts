@@ -17,6 +17,19 @@ import type { Hub } from './fanout/hub.js';
 import { sessionRoutes } from './fanout/sessions.js';
 import { sseRoutes } from './fanout/sse.js';
 
+const routeDeps = new WeakMap<GatewayDeps, GatewayDeps>();
+
+/**
+ * The dependencies as the routes use them (the Hono app's and the fast drain routes'): store
+ * writes timed, in one place, whichever route writes. The same object for the same `deps`.
+ */
+export function appDeps(deps: GatewayDeps): GatewayDeps {
+  if (!deps.metrics) return deps;
+  let d = routeDeps.get(deps);
+  if (!d) routeDeps.set(deps, (d = { ...deps, store: timedStore(deps.store, deps.metrics) }));
+  return d;
+}
+
 /**
  * Builds the HTTP app from its dependencies. Errors of every route are mapped to
  * `{ "error": code, "message": text }` here, in one place. Ingest routes exist in processes with
@@ -25,8 +38,7 @@ import { sseRoutes } from './fanout/sse.js';
 export function createApp(deps: GatewayDeps, hub?: Hub): Hono {
   const app = new Hono();
   const { metrics } = deps;
-  // Store writes are timed here, in one place, whichever route writes.
-  if (metrics) deps = { ...deps, store: timedStore(deps.store, metrics) };
+  deps = appDeps(deps);
 
   app.onError((err, c) => {
     if (err instanceof GatewayError) {

@@ -1,7 +1,9 @@
 import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
+import { createServer } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
+import { fastIngestListener } from './http/fast-routes.js';
 import type { Logger } from 'pino';
-import { createApp } from './app.js';
+import { appDeps, createApp } from './app.js';
 import type { Backend } from './backend.js';
 import type { Config } from './config.js';
 import type { GatewayDeps } from './deps.js';
@@ -88,9 +90,14 @@ export function startGateway(opts: StartGatewayOptions): RunningGateway {
     producers: config.roles.ingest ? () => wsIngest?.connections() ?? 0 : undefined,
     aggregation: backend.metrics ? () => backend.metrics!.stats() : undefined,
   });
-  const server = serve({ fetch: createApp(deps, hub).fetch, port: opts.port, hostname: opts.host }, (info) =>
-    opts.onListening?.(info.port),
-  ) as unknown as Server;
+  // Hono's listener, behind the drain routes answered without it (src/http/fast-routes.ts).
+  const app = createApp(deps, hub);
+  const honoListener = getRequestListener(app.fetch, { hostname: opts.host });
+  const server = createServer(config.roles.ingest ? fastIngestListener(appDeps(deps), honoListener) : honoListener);
+  server.listen(opts.port, opts.host, () => {
+    const addr = server.address();
+    opts.onListening?.(typeof addr === 'object' && addr ? addr.port : 0);
+  });
   server.requestTimeout = config.requestTimeoutMs;
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
   server.headersTimeout = Math.min(config.requestTimeoutMs, config.keepAliveTimeoutMs + 1000);

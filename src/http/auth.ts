@@ -21,7 +21,15 @@ export interface TokenSources {
  * `https://TOKEN@host/drain` arrives with TOKEN as user and an empty password.
  */
 export function presentedToken(c: Context, sources: TokenSources): string | null {
-  const header = requestHeader(c, 'authorization');
+  return tokenOf(requestHeader(c, 'authorization'), () => c.req.query('token'), sources);
+}
+
+/**
+ * {@link presentedToken} from the raw parts of a request: its `Authorization` header and a reader
+ * of its `?token=` (called only when the header gave none).
+ */
+export function tokenOf(authorization: string | undefined, queryToken: () => string | undefined, sources: TokenSources): string | null {
+  const header = authorization;
   if (header) {
     const space = header.indexOf(' ');
     const scheme = header.slice(0, space < 0 ? header.length : space).toLowerCase();
@@ -38,7 +46,7 @@ export function presentedToken(c: Context, sources: TokenSources): string | null
     }
   }
   if (sources.query) {
-    const q = c.req.query('token');
+    const q = queryToken();
     if (q) return q;
   }
   return null;
@@ -98,9 +106,13 @@ export async function resolveThrottled(deps: GrantDeps, address: () => string, t
  * over its auth failures (see {@link resolveThrottled}). Tokens are never echoed.
  */
 export async function requireGrant(c: Context, deps: GrantDeps, opts: RequireGrantOptions): Promise<TokenGrant> {
-  const token = presentedToken(c, opts);
+  return checkGrant(presentedToken(c, opts), () => contextAddress(c, deps.config.trustProxy), deps, opts);
+}
+
+/** {@link requireGrant} for a token already picked out of the request (null: none presented). */
+export async function checkGrant(token: string | null, address: () => string, deps: GrantDeps, opts: RequireGrantOptions): Promise<TokenGrant> {
   if (!token) throw new GatewayError('unauthorized', 401, 'a token is required', opts.challenge);
-  const grant = await resolveThrottled(deps, () => contextAddress(c, deps.config.trustProxy), token);
+  const grant = await resolveThrottled(deps, address, token);
   if (!grant) throw new GatewayError('unauthorized', 401, 'unknown token', opts.challenge);
   if (!opts.allow.includes(grant.kind)) {
     throw new GatewayError('forbidden', 403, `a ${grant.kind} token may not do this`);

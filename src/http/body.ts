@@ -25,13 +25,24 @@ export interface BodyLimits {
  * the ingest hot path); under `app.request()` in tests it reads the Web Request body.
  */
 export async function readBody(c: Context, limits: BodyLimits): Promise<Buffer> {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (incoming) return readIncomingBody(incoming, limits);
   const declared = requestHeader(c, 'content-length');
   if (declared !== undefined && Number(declared) > limits.maxBodyBytes) {
     throw tooLarge(`body of ${declared} bytes is over the limit of ${limits.maxBodyBytes}`);
   }
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  const raw = incoming ? await readNodeStream(incoming, limits.maxBodyBytes) : await readWebBody(c, limits.maxBodyBytes);
+  const raw = await readWebBody(c, limits.maxBodyBytes);
   return decodeContent(raw, requestHeader(c, 'content-encoding'), limits.maxInflatedBytes);
+}
+
+/** {@link readBody} of a Node request (the raw ingest routes, src/http/fast-routes.ts). */
+export async function readIncomingBody(incoming: IncomingMessage, limits: BodyLimits): Promise<Buffer> {
+  const declared = incoming.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limits.maxBodyBytes) {
+    throw tooLarge(`body of ${declared} bytes is over the limit of ${limits.maxBodyBytes}`);
+  }
+  const raw = await readNodeStream(incoming, limits.maxBodyBytes);
+  return decodeContent(raw, incoming.headers['content-encoding'], limits.maxInflatedBytes);
 }
 
 function tooLarge(message: string): GatewayError {
@@ -130,7 +141,11 @@ function isTooLarge(err: unknown): boolean {
 
 /** The media type of a request, lower-cased, without parameters; '' when absent. */
 export function mediaType(c: Context): string {
-  const ct = requestHeader(c, 'content-type');
+  return mediaTypeOf(requestHeader(c, 'content-type'));
+}
+
+/** {@link mediaType} of a `Content-Type` value. */
+export function mediaTypeOf(ct: string | undefined): string {
   if (!ct) return '';
   const semi = ct.indexOf(';');
   return (semi < 0 ? ct : ct.slice(0, semi)).trim().toLowerCase();
