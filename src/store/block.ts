@@ -38,8 +38,17 @@ export function encodeSyslogBlock(batch: SyslogBatch): Buffer {
   return Buffer.concat([syslogBlockHeader(batch), batch.frames]);
 }
 
+/** Headers already built, by batch: the store and the metrics stage both send a drain block. */
+const headers = new WeakMap<SyslogBatch, Buffer>();
+
 /** The first part of a drain request's block, before its frames: `S<header JSON>\n`. */
 export function syslogBlockHeader(batch: SyslogBatch): Buffer {
+  let built = headers.get(batch);
+  if (built === undefined) headers.set(batch, (built = buildHeader(batch)));
+  return built;
+}
+
+function buildHeader(batch: SyslogBatch): Buffer {
   const header: SyslogHeader = { app: batch.appId, mode: batch.mode, rt: batch.receivedAt, id: batch.firstId, n: batch.count };
   if (batch.frameId !== undefined) header.fid = batch.frameId;
   if (batch.drainToken !== undefined) header.dt = batch.drainToken;

@@ -10,13 +10,18 @@
  *                                  block holds the app's lines last-n+1 … last (counted from the
  *                                  app's first line), so trimming to HISTORY_PER_APP lines is
  *                                  `XTRIM MINID ~ last-HISTORY_PER_APP+1` and reads need no count
- * <p>:{s<k>}:hn:<app>      STRING  the app's line counter: `last` of its newest block
+ * <p>:{s<k>}:hn:<app>      STRING  the app's state `<last> <bytes> <head>`: `last` of its newest
+ *                                  block, the bytes of the blocks held, `last` of the oldest
+ *                                  (a bare `<last>` before the state, with the bytes in hb)
  * <p>:{s<k>}:hz:<app>      LIST    `<last> <bytes>` of each block held, oldest first: what the
  *                                  append script trims by (lines and HISTORY_BYTES_PER_APP)
- * <p>:{s<k>}:hb:<app>      STRING  the sum of those bytes
+ * <p>:{s<k>}:hb:<app>      STRING  the sum of those bytes, before the state held it (read once)
  * <p>:{s<k>}:fh            STREAM  the shard's firehose, one stream entry per ingest request and
  *                                  app, field `b` = the same block; what fan-out processes
- *                                  follow (XREAD), trimmed MAXLEN ~ REDIS_FIREHOSE_MAXLEN
+ *                                  follow (XREAD), trimmed MAXLEN ~ REDIS_FIREHOSE_MAXLEN;
+ *                                  written only while the follow mark exists
+ * <p>:{s<k>}:fw            STRING  follow mark: set with PX by each process following the
+ *                                  firehose, refreshed while it follows
  * <p>:{s<k>}:dd:<key>      STRING  dedupe key (Logplex-Frame-Id, batch_id), PX = DEDUPE_TTL
  * <p>:{meta}:logapps       SET     ids of the apps that have history, for queries over all apps
  * <p>:{meta}:fileoffsets  HASH    watched file → `{"dev","ino","offset"}` JSON: where the file
@@ -59,6 +64,10 @@ export class RedisKeys {
   }
   historyBytes(appId: string): string {
     return `${this.tag(shardOf(appId, this.shards))}:hb:${appId}`;
+  }
+  /** Set (with a TTL) by every process following the firehose: without it, no firehose XADD. */
+  followMark(shard: number): string {
+    return `${this.tag(shard)}:fw`;
   }
   firehose(shard: number): string {
     return `${this.tag(shard)}:fh`;

@@ -25,82 +25,132 @@ export interface RedisStoreOptions {
   dedupeTtlMs?: number;
   /** Firehose entries (one per request and app) read per XREAD while following (`REDIS_FOLLOW_BATCH`, default 100). */
   followBatch?: number;
+  /**
+   * Lines an app's history may hold beyond `historyPerApp` before the line trim runs (default an
+   * eighth of it): the trim then drops many blocks at once instead of one per write. Reads never
+   * see them; the byte bound is kept exactly whatever this is.
+   */
+  trimSlackLines?: number;
   /** Called when the follower fails to read (it retries with backoff); for logging. */
   onFollowError?: (err: unknown) => void;
 }
 
 /**
- * One Lua script per request and app: dedupe check, one history XADD of the request's block, the
- * trim, and one firehose XADD of the same block. Atomic, so a dedupe key is recorded only together
- * with its entries, and a duplicate never reaches the firehose (so never a live tail). The key is
- * recorded last: a write that fails (e.g. OOM) leaves no key behind to turn the retry into a dupe.
+ * One Lua script call per app for one or more requests' blocks (concurrent requests of an app are
+ * coalesced: {@link AppendQueue}): per block the dedupe claim and one history XADD, and the
+ * firehose XADD only while some process follows the firehose; once per call the app's state and,
+ * when due, the trim. Atomic, so a dedupe key is recorded only together with its entries, and a
+ * duplicate never reaches the firehose (so never a live tail).
  *
- * KEYS: 1 firehose of the app's shard, 2 dedupe key, 3 the app's history stream, 4 its line
- * counter, 5 its block sizes, 6 their sum (one slot). ARGV: 1 history lines kept, 2 firehose
- * MAXLEN, 3 dedupe TTL ms (0 = no dedupe), 4 the block (block.ts), 5 its number of lines,
- * 6 history bytes kept.
- * Returns the number of lines stored, or -1 for a duplicate.
+ * KEYS: 1 the firehose of the app's shard, 2 its follow mark (set by followers, with a TTL),
+ * 3 the app's history stream, 4 its state, 5 its block sizes, 6 the bytes key of the layout
+ * before the state (read once, then deleted), 7… one dedupe key per block (a never-written
+ * placeholder for a block without one). All in one slot.
+ * ARGV: 1 history lines kept, 2 firehose MAXLEN, 3 history bytes kept, 4 trim slack in lines,
+ * then per block: dedupe TTL ms (0 = no dedupe), the block (block.ts), its number of lines.
+ * Returns per block the number of lines stored, or -1 for a duplicate.
  *
- * The history entry's id is `<last>-<n>` (redis-keys.ts): `last` counts the app's lines. The
- * sizes list (`<last> <bytes>` per block, oldest first) decides the trim: the oldest blocks go
- * while they hold none of the newest ARGV[1] lines or the app holds more than ARGV[6] bytes,
- * never the block just added; then one XTRIM MINID to the oldest block kept. Exact when bytes
- * forced the trim (reads must not see a block dropped for size), `~` (whole stream nodes,
- * cheaper) when only lines did: reads never reach below the newest ARGV[1] lines anyway.
- * History written before the sizes list existed is not in it, and goes with the first trim.
- * When the counter is behind the stream (deleted, or evicted, apart from it), the count goes on
- * from the stream's top id.
- *
- * The key count is fixed (6) on purpose: ioredis routes a command on a Cluster by its first key.
- * The script is not auto-pipelined (`UNPIPELINED_COMMANDS` in redis-client.ts): many calls stay
- * in flight on the connection instead of one auto-pipeline at a time.
+ * The state is one string `<last> <bytes> <head>`: `last` counts the app's lines (the history
+ * entry's id is `<last>-<n>`, redis-keys.ts), `bytes` sums the blocks held, `head` is `last` of
+ * the oldest block held. So a write reads and writes one key, and looks at the sizes list only
+ * when a trim is due: when bytes passed ARGV[3] (trimmed exactly: reads must not see a block
+ * dropped for size) or when the oldest block is ARGV[4] lines below the newest ARGV[1] (trimmed
+ * `~`, whole stream nodes: reads never reach below the newest ARGV[1] lines anyway). The newest
+ * block always stays. A dedupe key is claimed with SET NX before its XADD: Redis refuses a
+ * script's writes for OOM at its first write, so a claim is never left without its entries by
+ * OOM, and any other failed XADD releases the claim. When the state is lost (deleted, evicted)
+ * the count goes on from the stream's top id and the bytes are summed again from the sizes list.
  */
 const APPEND_SCRIPT = `
-local ttl = tonumber(ARGV[3])
-if ttl > 0 and redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
-local n = tonumber(ARGV[5])
-local last = tonumber(redis.call('GET', KEYS[4]) or '0') + n
-local added = redis.pcall('XADD', KEYS[3], string.format('%d-%d', last, n), 'b', ARGV[4])
-if type(added) == 'table' and added.err then
-  if not string.find(added.err, 'equal or smaller', 1, true) then return added end
-  local top = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
-  last = tonumber(string.match(top[1][1], '^%d+')) + n
-  redis.call('XADD', KEYS[3], string.format('%d-%d', last, n), 'b', ARGV[4])
+local following = redis.call('EXISTS', KEYS[2]) == 1
+local state = redis.call('GET', KEYS[4])
+local last, bytes, head = 0, 0, -1
+if state then
+  local a, b, h = string.match(state, '^(%d+) (%d+) (%-?%d+)$')
+  if a then
+    last, bytes, head = tonumber(a), tonumber(b), tonumber(h)
+  else
+    last = tonumber(state) or 0
+    bytes = tonumber(redis.call('GET', KEYS[6]) or '0')
+    redis.call('DEL', KEYS[6])
+  end
+elseif redis.call('EXISTS', KEYS[5]) == 1 then
+  for _, item in ipairs(redis.call('LRANGE', KEYS[5], 0, -1)) do
+    bytes = bytes + tonumber(string.sub(item, string.find(item, ' ', 1, true) + 1))
+  end
 end
-redis.call('SET', KEYS[4], string.format('%d', last))
-local size = string.len(ARGV[4])
-redis.call('RPUSH', KEYS[5], string.format('%d %d', last, size))
-local bytes = redis.call('INCRBY', KEYS[6], size)
+local results = {}
+local blocks = (#ARGV - 4) / 3
+for i = 0, blocks - 1 do
+  local ttl = tonumber(ARGV[5 + 3 * i])
+  local data = ARGV[6 + 3 * i]
+  local n = tonumber(ARGV[7 + 3 * i])
+  local dd = KEYS[7 + i]
+  if ttl > 0 and not redis.call('SET', dd, '1', 'NX', 'PX', ttl) then
+    results[i + 1] = -1
+  else
+    last = last + n
+    local added = redis.pcall('XADD', KEYS[3], string.format('%d-%d', last, n), 'b', data)
+    if type(added) == 'table' and added.err then
+      if not string.find(added.err, 'equal or smaller', 1, true) then
+        if ttl > 0 then redis.call('DEL', dd) end
+        return added
+      end
+      local top = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
+      last = tonumber(string.match(top[1][1], '^%d+')) + n
+      redis.call('XADD', KEYS[3], string.format('%d-%d', last, n), 'b', data)
+    end
+    local size = string.len(data)
+    redis.call('RPUSH', KEYS[5], string.format('%d %d', last, size))
+    bytes = bytes + size
+    if following then redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'b', data) end
+    results[i + 1] = n
+  end
+end
 local from = last - tonumber(ARGV[1]) + 1
-local maxBytes = tonumber(ARGV[6])
-local dropped, forBytes, keep = false, false, last
-while true do
-  local head = redis.call('LINDEX', KEYS[5], 0)
-  if not head then break end
-  local sp = string.find(head, ' ', 1, true)
-  local hl = tonumber(string.sub(head, 1, sp - 1))
-  if hl >= last or (hl >= from and bytes <= maxBytes) then keep = hl break end
-  if hl >= from then forBytes = true end
-  redis.call('LPOP', KEYS[5])
-  bytes = redis.call('DECRBY', KEYS[6], tonumber(string.sub(head, sp + 1)))
-  dropped = true
+local maxBytes = tonumber(ARGV[3])
+if head < 0 or head < from - tonumber(ARGV[4]) or bytes > maxBytes then
+  local dropped, forBytes, keep = false, false, last
+  local done = false
+  while not done do
+    local items = redis.call('LRANGE', KEYS[5], 0, 127)
+    if #items == 0 then break end
+    local k = 0
+    for _, item in ipairs(items) do
+      local sp = string.find(item, ' ', 1, true)
+      local hl = tonumber(string.sub(item, 1, sp - 1))
+      if hl >= last then
+        -- Only the newest block is left: its size is the bytes held (mends a drifted sum).
+        bytes = tonumber(string.sub(item, sp + 1))
+        keep = hl done = true break
+      end
+      if hl >= from and bytes <= maxBytes then keep = hl done = true break end
+      if hl >= from then forBytes = true end
+      bytes = bytes - tonumber(string.sub(item, sp + 1))
+      k = k + 1
+    end
+    if k > 0 then
+      redis.call('LTRIM', KEYS[5], k, -1)
+      dropped = true
+    end
+  end
+  head = keep
+  if forBytes then
+    redis.call('XTRIM', KEYS[3], 'MINID', string.format('%d', keep))
+  elseif dropped then
+    redis.call('XTRIM', KEYS[3], 'MINID', '~', string.format('%d', keep))
+  end
 end
-if forBytes then
-  redis.call('XTRIM', KEYS[3], 'MINID', string.format('%d', keep))
-elseif dropped then
-  redis.call('XTRIM', KEYS[3], 'MINID', '~', string.format('%d', keep))
-end
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'b', ARGV[4])
-if ttl > 0 then redis.call('SET', KEYS[2], '1', 'PX', ttl) end
-return n
+if last > 0 then redis.call('SET', KEYS[4], string.format('%d %d %d', last, bytes, head)) end
+return results
 `;
 
 /**
  * The blocks of an app's history that hold its newest ARGV[1] lines, oldest first: one round
- * trip, whatever the block sizes. KEYS: 1 the history stream, 2 its line counter.
+ * trip, whatever the block sizes. KEYS: 1 the history stream, 2 its state (`last` first).
  */
 const RANGE_SCRIPT = `
-local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+local last = tonumber(string.match(redis.call('GET', KEYS[2]) or '0', '^%d+'))
 local from = last - tonumber(ARGV[1]) + 1
 if from < 1 then return redis.call('XRANGE', KEYS[1], '-', '+') end
 return redis.call('XRANGE', KEYS[1], string.format('%d', from), '+')
@@ -109,7 +159,7 @@ return redis.call('XRANGE', KEYS[1], string.format('%d', from), '+')
 type StreamReply = [Buffer, Buffer[]][];
 
 type RedisLike = (Redis | Cluster) & {
-  sluiceAppend(...args: (string | number | Buffer)[]): Promise<number>;
+  sluiceAppend(...args: (string | number | Buffer)[]): Promise<number[]>;
   sluiceRangeBuffer(history: string, counter: string, lines: number): Promise<StreamReply>;
 };
 
@@ -132,8 +182,11 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   const firehoseMaxLen = options.firehoseMaxLen ?? 1000;
   const defaultTtl = options.dedupeTtlMs ?? 15 * 60_000;
   const followBatch = options.followBatch ?? 100;
+  const trimSlack = options.trimSlackLines ?? Math.max(1, Math.floor(historyPerApp / 8));
+  const queues = new Map<string, AppendQueue>();
   if (typeof redis.sluiceAppend !== 'function') {
-    redis.defineCommand('sluiceAppend', { lua: APPEND_SCRIPT, numberOfKeys: 6 });
+    // The key count varies (one dedupe key per block): given as the first argument.
+    redis.defineCommand('sluiceAppend', { lua: APPEND_SCRIPT });
   }
   if (typeof redis.sluiceRangeBuffer !== 'function') {
     redis.defineCommand('sluiceRange', { lua: RANGE_SCRIPT, numberOfKeys: 2 });
@@ -153,23 +206,61 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     }
   }
 
-  /** One app's script call: its block, and the dedupe key when this call carries it. */
+  /**
+   * Stores one app's block (with its dedupe key, when it carries one); resolves to its lines
+   * stored or -1 (a duplicate). Blocks of one app go in one script call while another call of
+   * that app is in flight: concurrent requests share a round trip and the script's fixed cost
+   * (a 1-line drain request's call cost Redis four times an LPUSH). Calls of one app run in
+   * order on the connection, so the app's lines keep their order.
+   */
   function appendBlock(block: Block, dedupeKey: string | undefined, ttl: number): Promise<number> {
-    const shard = shardOf(block.app, keys.shards);
-    return redis.sluiceAppend(
+    return new Promise<number>((resolve, reject) => {
+      let q = queues.get(block.app);
+      if (!q) queues.set(block.app, (q = { pending: [], inFlight: 0 }));
+      q.pending.push({ block, dedupeKey, ttl, resolve, reject });
+      if (q.inFlight < MAX_CALLS_IN_FLIGHT) sendCall(block.app, q);
+    });
+  }
+
+  function sendCall(app: string, q: AppendQueue): void {
+    const take: PendingBlock[] = [];
+    let bytes = 0;
+    while (q.pending.length > 0 && take.length < MAX_BLOCKS_PER_CALL) {
+      const next = q.pending[0]!;
+      if (take.length > 0 && bytes + next.block.data.length > MAX_BYTES_PER_CALL) break;
+      take.push(q.pending.shift()!);
+      bytes += next.block.data.length;
+    }
+    const shard = shardOf(app, keys.shards);
+    const args: (string | number | Buffer)[] = [
+      6 + take.length,
       keys.firehose(shard),
-      keys.dedupe(shard, dedupeKey ?? '-'),
-      keys.history(block.app),
-      keys.historyCount(block.app),
-      keys.historySizes(block.app),
-      keys.historyBytes(block.app),
-      historyPerApp,
-      firehoseMaxLen,
-      dedupeKey ? ttl : 0,
-      block.data,
-      block.count,
-      historyBytes,
+      keys.followMark(shard),
+      keys.history(app),
+      keys.historyCount(app),
+      keys.historySizes(app),
+      keys.historyBytes(app),
+    ];
+    for (const p of take) args.push(keys.dedupe(shard, p.dedupeKey ?? '-'));
+    args.push(historyPerApp, firehoseMaxLen, historyBytes, trimSlack);
+    for (const p of take) args.push(p.dedupeKey ? p.ttl : 0, p.block.data, p.block.count);
+    q.inFlight++;
+    redis.sluiceAppend(...args).then(
+      (results) => {
+        for (let i = 0; i < take.length; i++) take[i]!.resolve(Number(results[i]));
+        done(app, q);
+      },
+      (err: unknown) => {
+        for (const p of take) p.reject(err);
+        done(app, q);
+      },
     );
+  }
+
+  function done(app: string, q: AppendQueue): void {
+    q.inFlight--;
+    if (q.pending.length > 0) sendCall(app, q);
+    else if (q.inFlight === 0) queues.delete(app);
   }
 
   async function appendImpl(req: AppendRequest): Promise<AppendResult> {
@@ -348,6 +439,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
  */
 class Follower {
   private stopped = false;
+  private markTimer: NodeJS.Timeout | undefined;
   private readonly conns: (Redis | Cluster)[] = [];
   /** Resolves once the follower reads from the current tip of every shard. */
   readonly ready: Promise<void>;
@@ -368,6 +460,16 @@ class Follower {
    */
   private async start(redis: Redis | Cluster, keys: RedisKeys): Promise<void> {
     const shardKeys = Array.from({ length: keys.shards }, (_, k) => keys.firehose(k));
+    // The marks first, then the tips: every write that runs after the marks are set adds to
+    // the firehose, and every write before them is older than the tips (history, not live).
+    const marks = Array.from({ length: keys.shards }, (_, k) => keys.followMark(k));
+    const mark = () => Promise.all(marks.map((m) => redis.set(m, '1', 'PX', FOLLOW_MARK_TTL_MS)));
+    await mark();
+    if (this.stopped) return;
+    this.markTimer = setInterval(() => {
+      mark().catch((err: unknown) => this.onError?.(err));
+    }, FOLLOW_MARK_REFRESH_MS);
+    this.markTimer.unref();
     const tips = await Promise.all(
       shardKeys.map(async (key) => {
         const last = await redis.xrevrange(key, '+', '-', 'COUNT', 1);
@@ -427,8 +529,37 @@ class Follower {
 
   stop(): void {
     this.stopped = true;
+    // The marks are left to expire: other processes may follow too.
+    if (this.markTimer) clearInterval(this.markTimer);
     for (const c of this.conns) c.disconnect();
   }
+}
+
+/**
+ * How long a follow mark lives, and how often a following process renews it. Writers add to the
+ * firehose only while a mark lives: a process that died stops costing them within the TTL.
+ */
+const FOLLOW_MARK_TTL_MS = 60_000;
+const FOLLOW_MARK_REFRESH_MS = 15_000;
+
+/** Script calls of one app in flight at once; further blocks wait and share the next call. */
+const MAX_CALLS_IN_FLIGHT = 1;
+/** Bounds of one coalesced call (a single block over the bytes still goes alone). */
+const MAX_BLOCKS_PER_CALL = 64;
+const MAX_BYTES_PER_CALL = 1024 * 1024;
+
+interface PendingBlock {
+  block: Block;
+  dedupeKey: string | undefined;
+  ttl: number;
+  resolve(n: number): void;
+  reject(err: unknown): void;
+}
+
+/** An app's blocks waiting for a script call, and its calls in flight. */
+interface AppendQueue {
+  pending: PendingBlock[];
+  inFlight: number;
 }
 
 /** One app's part of an append request, as stored. */
