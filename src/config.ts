@@ -100,6 +100,7 @@ const EnvSchema = z.object({
   METRICS_MAX_SKEW_SEC: int(300, 1, 7 * 86_400),
   METRICS_MAX_SERIES_PER_APP: int(2000, 10, 1_000_000),
   METRICS_MAX_QUEUED_ENTRIES: int(200_000, 1000, 100_000_000),
+  METRICS_THREAD_NICE: int(10, 0, 19),
   METRICS_LIVE_INTERVAL_MS: int(2000, 100, 60_000),
   METRICS_LIVE_MAX_SERIES: int(50, 1, 1000),
   METRICS_MAX_POINTS: int(10_000, 100, 1_000_000),
@@ -207,6 +208,8 @@ export interface MetricsConfig {
   maxSeriesPerApp: number;
   /** Stored entries waiting to be counted; beyond, entries are left out of the metrics (never the store). */
   maxQueuedEntries: number;
+  /** Niceness of the metrics worker thread (Linux; 0 = the process's): ingest comes first under CPU pressure. */
+  threadNice: number;
   /** Interval of the `metrics` messages of a live subscription. */
   liveIntervalMs: number;
   /** Series one live subscription may follow. */
@@ -416,6 +419,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxSkewSec: e.METRICS_MAX_SKEW_SEC,
       maxSeriesPerApp: e.METRICS_MAX_SERIES_PER_APP,
       maxQueuedEntries: e.METRICS_MAX_QUEUED_ENTRIES,
+      threadNice: e.METRICS_THREAD_NICE,
       liveIntervalMs: e.METRICS_LIVE_INTERVAL_MS,
       liveMaxSeries: e.METRICS_LIVE_MAX_SERIES,
       maxPoints: e.METRICS_MAX_POINTS,

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Entry } from '../normalize/entry.js';
 import { DEFAULT_ENTRY_LIMITS } from '../normalize/bounds.js';
@@ -24,7 +26,7 @@ afterEach(async () => {
 
 function start(maxQueuedEntries: number) {
   const backend = createMemoryMetricsBackend(retention);
-  const offload = new MetricsOffload({ retention, flushMs: 60_000, maxSkewSec: 300, maxSeriesPerApp: 100, maxQueuedEntries, entryLimits: { ...DEFAULT_ENTRY_LIMITS } }, backend);
+  const offload = new MetricsOffload({ retention, flushMs: 60_000, maxSkewSec: 300, maxSeriesPerApp: 100, maxQueuedEntries, nice: 10, entryLimits: { ...DEFAULT_ENTRY_LIMITS } }, backend);
   open = offload;
   return { backend, offload };
 }
@@ -57,5 +59,19 @@ describe('MetricsOffload (the metrics worker thread)', () => {
     offload.addEntries([entry(5), entry(5), entry(5)]);
     await offload.flush();
     expect(await sumOf(backend)).toBe(25);
+  });
+
+  it.runIf(process.platform === 'linux')('runs its thread niced, so ingest gets the CPU first', async () => {
+    const niceOf = () =>
+      readdirSync('/proc/self/task').map((tid) => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      });
+    const base = getPriority();
+    expect(niceOf().filter((n) => n === base + 10)).toHaveLength(0);
+    const { offload } = start(1000);
+    await offload.flush(); // the thread is up
+    expect(niceOf().filter((n) => n === Math.min(19, base + 10))).toHaveLength(1);
+    expect(niceOf()).toContain(base);
   });
 });

@@ -57,7 +57,7 @@ export function createMetricsService(
     maxSeriesPerApp: config.maxSeriesPerApp,
     maxQueuedEntries: config.maxQueuedEntries,
   };
-  const offload = new MetricsOffload({ ...limits, entryLimits: { ...entryLimits() } }, backend, onError);
+  const offload = new MetricsOffload({ ...limits, nice: config.threadNice, entryLimits: { ...entryLimits() } }, backend, onError);
   const metrics: MetricsService = {
     backend,
     config,

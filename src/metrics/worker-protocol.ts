@@ -18,6 +18,8 @@ export interface WorkerSetup {
   maxSkewSec: number;
   maxSeriesPerApp: number;
   maxQueuedEntries: number;
+  /** Niceness the thread gives itself (Linux; 0: none). */
+  nice: number;
   /** The gateway's entry bounds: the worker must build the very entries the store keeps. */
   entryLimits: EntryLimits;
 }

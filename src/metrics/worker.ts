@@ -7,6 +7,8 @@
  * are flushed as 10 s deltas to the gateway, which writes them to the backend. The thread holds no buckets of its own beyond one
  * flush interval, so the backend stays the one place the API and the live charts read.
  */
+import { readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { setEntryLimits } from '../normalize/bounds.js';
 import { decodeBlock } from '../store/block.js';
@@ -19,6 +21,31 @@ const port = parentPort;
 if (!port) throw new Error('metrics worker: not started as a worker thread');
 const setup = workerData as WorkerSetup;
 setEntryLimits(setup.entryLimits);
+lowerPriority(setup.nice);
+
+/**
+ * Gives this thread a niceness of its own, so that under CPU pressure the event loop answering
+ * ingest runs first and this thread takes what is left (its bounded queue then drops, counted,
+ * rather than ingest slowing). Linux sets niceness per thread: `setpriority` with the thread's id,
+ * read from /proc/thread-self. Elsewhere, or when not allowed, the thread keeps the process's.
+ */
+function lowerPriority(nice: number): void {
+  if (nice <= 0 || process.platform !== 'linux') return;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (tid > 0 && tid !== process.pid) setPriority(tid, Math.min(19, setPriorityBase() + nice));
+  } catch {
+    // not allowed, or no /proc: the process's priority
+  }
+}
+
+function setPriorityBase(): number {
+  try {
+    return getPriority();
+  } catch {
+    return 0;
+  }
+}
 
 const send = (msg: FromWorker) => port.postMessage(msg);
 let seq = 0;
