@@ -53,9 +53,9 @@ describe('compact entries (what crosses to the metrics worker)', () => {
     w.add(a);
     w.add(b);
     w.add(odd);
-    const { nums, text, entries } = w.take();
+    const { nums, stamps, dict, entries } = w.take();
     expect(entries).toBe(a.length + b.length + 1);
-    const back = readCompact(nums, text);
+    const back = readCompact(nums, stamps, dict);
     expect(back).toHaveLength(entries);
     expect(observations(back)).toEqual(observations([...a, ...b, ...odd]));
     expect(observations(back).length).toBeGreaterThan(entries);
@@ -67,7 +67,7 @@ describe('compact entries (what crosses to the metrics worker)', () => {
     w.add(a.slice(0, 3));
     w.take();
     w.add(a.slice(3, 5));
-    const { nums, text } = w.take();
-    expect(observations(readCompact(nums, text))).toEqual(observations(a.slice(3, 5)));
+    const { nums, stamps, dict } = w.take();
+    expect(observations(readCompact(nums, stamps, dict))).toEqual(observations(a.slice(3, 5)));
   });
 });

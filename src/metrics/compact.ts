@@ -1,12 +1,14 @@
 /**
  * Entries as the metrics worker needs them: only the fields derive.ts reads, packed as numbers
- * in one Float64Array and text in one string, so crossing to the worker thread is two copies of
- * flat memory, not a structured clone of every entry's objects (that cost more than deriving).
+ * in one Float64Array (transferred), the timestamps in one string and every other text once in
+ * a small dictionary (names, dynos, levels, units repeat line after line), so crossing to the
+ * worker thread costs a few copies of flat memory, not a structured clone of every entry's
+ * objects (that cost more than deriving).
  *
- * Per entry, in `nums`: the lengths of its texts (app_id, timestamp, received_at, proc,
- * user_agent, level, context.dyno, context.code; -1 = absent, -2 = the previous entry's),
- * status (NaN = absent), the number of metrics; per metric: value, kind, then the lengths of its
- * name, unit and source. `text` holds the present texts one after another, in that order.
+ * Per entry, in `nums`: app_id (dictionary index; -1 = absent, -2 = the previous entry's), the
+ * timestamp's length (its text is next in `stamps`), received_at, proc, user_agent, level,
+ * context.dyno, context.code (indexes), status (NaN = absent), the number of metrics; per metric:
+ * value (NaN = null), kind, then the indexes of its name, unit and source.
  */
 import type { Entry, Metric } from '../normalize/entry.js';
 
@@ -19,7 +21,11 @@ const KIND_INDEX: Record<string, number> = { count: 0, measure: 1, sample: 2 };
 export class CompactWriter {
   private nums = new Float64Array(4096);
   private n = 0;
-  private parts: string[] = [];
+  /** Timestamps, concatenated as they come (a rope: flattened once, when the message is cloned). */
+  private stamps = '';
+  /** Every other text, once: its index in `dict` stands for it (they repeat line after line). */
+  private dict: string[] = [];
+  private index = new Map<string, number>();
   private prevApp: string | undefined;
   private prevReceived: string | undefined;
   private prevUa: string | undefined;
@@ -35,22 +41,32 @@ export class CompactWriter {
     this.nums[this.n++] = v;
   }
 
+  /** A text as its index in the dictionary (ABSENT for undefined). */
   private text(s: string | undefined): void {
-    if (s === undefined) this.num(ABSENT);
-    else {
-      this.num(s.length);
-      this.parts.push(s);
+    if (s === undefined) {
+      this.num(ABSENT);
+      return;
     }
+    let k = this.index.get(s);
+    if (k === undefined) {
+      k = this.dict.length;
+      this.dict.push(s);
+      this.index.set(s, k);
+    }
+    this.num(k);
   }
 
   /** Packs one batch. */
   add(entries: readonly Entry[]): void {
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
-      // A batch's entries share app, receive time and User-Agent: sent once per run.
+      // A batch's entries share app, receive time and User-Agent: the same strings, compared
+      // before any lookup.
       if (e.app_id === this.prevApp) this.num(SAME);
       else this.text((this.prevApp = e.app_id));
-      this.text(e.timestamp);
+      const ts = e.timestamp;
+      this.num(ts.length);
+      this.stamps += ts;
       if (e.received_at === this.prevReceived) this.num(SAME);
       else this.text((this.prevReceived = e.received_at));
       this.text(e.proc);
@@ -78,11 +94,14 @@ export class CompactWriter {
     this.entries += entries.length;
   }
 
-  /** What was packed (the numbers copied out, to be transferred), and a fresh start. */
-  take(): { nums: Float64Array; text: string; entries: number } {
-    const out = { nums: this.nums.slice(0, this.n), text: this.parts.join(''), entries: this.entries };
+  /** What was packed (the numbers' own buffer, to be transferred: not copied), and a fresh start. */
+  take(): { nums: Float64Array; stamps: string; dict: string[]; entries: number } {
+    const out = { nums: this.nums.subarray(0, this.n), stamps: this.stamps, dict: this.dict, entries: this.entries };
+    this.nums = new Float64Array(Math.max(4096, this.n));
     this.n = 0;
-    this.parts = [];
+    this.stamps = '';
+    this.dict = [];
+    this.index = new Map();
     this.entries = 0;
     this.prevApp = this.prevReceived = this.prevUa = undefined;
     return out;
@@ -93,7 +112,7 @@ export class CompactWriter {
  * The entries of a {@link CompactWriter.take}, with the fields derive.ts reads (the others
  * absent): what the worker derives from.
  */
-export function readCompact(nums: Float64Array, text: string): Entry[] {
+export function readCompact(nums: Float64Array, stamps: string, dict: readonly string[]): Entry[] {
   const out: Entry[] = [];
   let p = 0;
   let t = 0;
@@ -101,16 +120,15 @@ export function readCompact(nums: Float64Array, text: string): Entry[] {
   let received = '';
   let ua: string | undefined;
   const str = (): string | undefined => {
-    const len = nums[p++]!;
-    if (len < 0) return undefined;
-    const s = text.slice(t, t + len);
-    t += len;
-    return s;
+    const k = nums[p++]!;
+    return k < 0 ? undefined : dict[k];
   };
   while (p < nums.length) {
     if (nums[p] === SAME) p++;
     else app = str()!;
-    const timestamp = str()!;
+    const len = nums[p++]!;
+    const timestamp = stamps.slice(t, t + len);
+    t += len;
     if (nums[p] === SAME) p++;
     else received = str()!;
     const proc = str();

@@ -36,6 +36,7 @@ export class MetricsOffload {
   private batches: (readonly Entry[])[] = [];
   private entryLines = 0;
   private readonly writer = new CompactWriter();
+  private packScheduled = false;
   private inFlight = 0;
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
@@ -70,13 +71,27 @@ export class MetricsOffload {
     this.schedule();
   }
 
-  /** Queues stored entries (kept by reference until this turn ends, then packed). */
+  /**
+   * Queues stored entries: kept by reference until this turn of the event loop ends, then
+   * packed (while they are still in the CPU's cache: packed 20 ms later, reading them cost
+   * ten times as much), and sent with the next message.
+   */
   addEntries(entries: readonly Entry[]): void {
     if (entries.length === 0 || !this.room(entries.length)) return;
     this.batches.push(entries);
     this.entryLines += entries.length;
+    if (!this.packScheduled) {
+      this.packScheduled = true;
+      setImmediate(this.pack);
+    }
     this.schedule();
   }
+
+  private readonly pack = (): void => {
+    this.packScheduled = false;
+    for (const b of this.batches) this.writer.add(b);
+    this.batches = [];
+  };
 
   private room(lines: number): boolean {
     if (!this.closing && this.inFlight + this.lines + this.entryLines + lines <= this.setup.maxQueuedEntries) return true;
@@ -103,12 +118,11 @@ export class MetricsOffload {
     this.immediate = null;
     if (!this.worker) return;
     if (this.entryLines > 0) {
-      for (const b of this.batches) this.writer.add(b);
-      const { nums, text, entries } = this.writer.take();
-      const msg: ToWorker = { t: 'entries', nums, text, lines: entries };
+      this.pack();
+      const { nums, stamps, dict, entries } = this.writer.take();
+      const msg: ToWorker = { t: 'entries', nums, stamps, dict, lines: entries };
       this.worker.postMessage(msg, [nums.buffer as ArrayBuffer]);
       this.inFlight += entries;
-      this.batches = [];
       this.entryLines = 0;
     }
     if (this.lines === 0) return;

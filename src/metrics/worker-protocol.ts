@@ -32,7 +32,7 @@ export type ToWorker =
    */
   | { t: 'blocks'; buf: ArrayBuffer; ends: number[]; lines: number }
   /** Entries already built (compact.ts): `nums` is transferred; `lines` entries in all. */
-  | { t: 'entries'; nums: Float64Array; text: string; lines: number }
+  | { t: 'entries'; nums: Float64Array; stamps: string; dict: string[]; lines: number }
   /** The answer to `deltas` #seq: written, or the error. */
   | { t: 'written'; seq: number; error?: string }
   /** Count what is queued and flush now; answer `flushed` #seq once the deltas are written. */

@@ -80,7 +80,7 @@ let reportedError = false;
 
 port.on('message', (msg: ToWorker) => {
   if (msg.t === 'entries') {
-    aggregator.add(readCompact(msg.nums, msg.text));
+    aggregator.add(readCompact(msg.nums, msg.stamps, msg.dict));
     aggregator.drainQueue();
     send({ t: 'counted', lines: msg.lines });
   } else if (msg.t === 'blocks') {
