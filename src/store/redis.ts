@@ -208,8 +208,8 @@ export function createRedisStore(options: RedisStoreOptions): Store {
 
   /**
    * Stores one app's block (with its dedupe key, when it carries one); resolves to its lines
-   * stored or -1 (a duplicate). Blocks of one app go in one script call while another call of
-   * that app is in flight: concurrent requests share a round trip and the script's fixed cost
+   * stored or -1 (a duplicate). Blocks of one app go in one script call while MAX_CALLS_IN_FLIGHT
+   * calls of that app are in flight: concurrent requests share a round trip and the script's fixed cost
    * (a 1-line drain request's call cost Redis four times an LPUSH). Calls of one app run in
    * order on the connection, so the app's lines keep their order.
    */
@@ -542,8 +542,12 @@ class Follower {
 const FOLLOW_MARK_TTL_MS = 60_000;
 const FOLLOW_MARK_REFRESH_MS = 15_000;
 
-/** Script calls of one app in flight at once; further blocks wait and share the next call. */
-const MAX_CALLS_IN_FLIGHT = 1;
+/**
+ * Script calls of one app in flight at once; further blocks wait and share the next call. Two,
+ * not one: a drain connection pair (Logplex keeps a few per drain) then pipelines instead of
+ * waiting a round trip each, and coalescing starts where it pays, from the third request on.
+ */
+const MAX_CALLS_IN_FLIGHT = 2;
 /** Bounds of one coalesced call (a single block over the bytes still goes alone). */
 const MAX_BLOCKS_PER_CALL = 64;
 const MAX_BYTES_PER_CALL = 1024 * 1024;
