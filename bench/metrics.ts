@@ -27,6 +27,8 @@ export interface MetricsBenchOptions {
 interface Latency {
   store: string;
   points: number;
+  /** From the last backfill answer until every bucket was read back. */
+  visibleMs: number;
   first: number;
   p50: number;
   p90: number;
@@ -89,17 +91,21 @@ async function queryLatency(target: HttpTarget, store: string, opts: MetricsBenc
       if (res.statusCode !== 200) throw new Error(`GET /api/metrics: ${res.statusCode} ${JSON.stringify(body)}`);
       return { ms, points: body.points!.length };
     };
-    // Wait for the last flush: every minute of the backfill has its bucket.
+    // Wait for the last flush: every minute of the last 24 h has its bucket (1440: the range
+    // holds 1441 minute starts, and the oldest is past the 24 h retention by the time it is
+    // read). The metrics thread runs niced: it lags behind the backfill and catches up after.
+    const posted = performance.now();
     let first = await get();
-    for (let i = 0; i < 50 && first.points < 1441; i++) {
+    while (first.points < 1440 && performance.now() - posted < 60_000) {
       await new Promise((r) => setTimeout(r, 100));
       first = await get();
     }
+    const visibleMs = performance.now() - posted;
     const n = opts.quick ? 200 : 500;
     const times: number[] = [];
     for (let i = 0; i < n; i++) times.push((await get()).ms);
     times.sort((a, b) => a - b);
-    return { store, points: first.points, first: first.ms, p50: median(times), p90: pct(times, 0.9), p99: pct(times, 0.99), max: times[times.length - 1]!, n };
+    return { store, points: first.points, visibleMs, first: first.ms, p50: median(times), p90: pct(times, 0.9), p99: pct(times, 0.99), max: times[times.length - 1]!, n };
   } finally {
     await pool.close();
     await stopServer(child);
@@ -147,8 +153,8 @@ export function printMetricsBench(r: MetricsBenchResults): void {
   const bOn = best(r.on);
   console.log(
     table([
-      ['GET /api/metrics, 24 h of 60 s buckets', 'points', 'first read', 'p50', 'p90', 'p99', 'max', 'reads'],
-      ...r.latency.map((l) => [`router.service (${l.store} store)`, String(l.points), `${l.first.toFixed(1)} ms`, `${l.p50.toFixed(2)} ms`, `${l.p90.toFixed(2)} ms`, `${l.p99.toFixed(2)} ms`, `${l.max.toFixed(1)} ms`, String(l.n)]),
+      ['GET /api/metrics, 24 h of 60 s buckets', 'points', 'all visible after', 'first read', 'p50', 'p90', 'p99', 'max', 'reads'],
+      ...r.latency.map((l) => [`router.service (${l.store} store)`, String(l.points), `${(l.visibleMs / 1000).toFixed(1)} s`, `${l.first.toFixed(1)} ms`, `${l.p50.toFixed(2)} ms`, `${l.p90.toFixed(2)} ms`, `${l.p99.toFixed(2)} ms`, `${l.max.toFixed(1)} ms`, String(l.n)]),
     ]),
   );
   const targets = [['target', 'measured', 'measured / target', '']];
