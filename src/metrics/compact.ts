@@ -6,16 +6,19 @@
  * objects (that cost more than deriving).
  *
  * Per entry, in `nums`: app_id (dictionary index; -1 = absent, -2 = the previous entry's), the
- * timestamp's length (its text is next in `stamps`), received_at, proc, user_agent, level,
- * context.dyno, context.code (indexes), status (NaN = absent), the number of metrics; per metric:
- * value (NaN = null), kind, then the indexes of its name, unit and source.
+ * timestamp's length (its text is next in `stamps`), received_at, user_agent (indexes, or -2),
+ * the level (index in LEVELS), the number of metrics, status (NaN = absent); then for a router
+ * line (status given) the indexes of context.dyno and context.code, for another line with
+ * metrics the index of proc; per metric: value (NaN = null), kind, the indexes of its name, unit
+ * and source. Only what derive.ts reads is sent.
  */
-import type { Entry, Metric } from '../normalize/entry.js';
+import { LEVELS, type Entry, type Metric } from '../normalize/entry.js';
 
 const ABSENT = -1;
 const SAME = -2;
 const KINDS: readonly Metric['kind'][] = ['count', 'measure', 'sample'];
 const KIND_INDEX: Record<string, number> = { count: 0, measure: 1, sample: 2 };
+const LEVEL_INDEX: Record<string, number> = { DEBUG: 0, INFO: 1, WARN: 2, ERROR: 3, FATAL: 4 };
 
 /** Packs entries, batch after batch, until {@link CompactWriter.take}. */
 export class CompactWriter {
@@ -69,19 +72,26 @@ export class CompactWriter {
       this.stamps += ts;
       if (e.received_at === this.prevReceived) this.num(SAME);
       else this.text((this.prevReceived = e.received_at));
-      this.text(e.proc);
       if (e.user_agent === this.prevUa && e.user_agent !== undefined) this.num(SAME);
       else this.text((this.prevUa = e.user_agent));
-      this.text(e.level);
-      const ctx = e.context;
-      const dyno = ctx?.dyno;
-      const code = ctx?.code;
-      this.text(typeof dyno === 'string' ? dyno : undefined);
-      this.text(typeof code === 'string' ? code : undefined);
-      this.num(e.status ?? NaN);
+      this.num(LEVEL_INDEX[e.level] ?? 1);
+      // derive.ts reads dyno and code of router lines only, and proc only as the source of a
+      // metric on other lines: the rest is not sent (context lookups are the costly reads).
+      const status = e.status;
       const metrics = e.metrics;
       const m = metrics === undefined ? 0 : metrics.length;
       this.num(m);
+      if (status !== undefined) {
+        this.num(status);
+        const ctx = e.context;
+        const dyno = ctx?.dyno;
+        const code = ctx?.code;
+        this.text(typeof dyno === 'string' ? dyno : undefined);
+        this.text(typeof code === 'string' ? code : undefined);
+      } else {
+        this.num(NaN);
+        if (m > 0) this.text(e.proc);
+      }
       for (let k = 0; k < m; k++) {
         const x = metrics![k]!;
         this.num(x.value ?? NaN);
@@ -131,24 +141,27 @@ export function readCompact(nums: Float64Array, stamps: string, dict: readonly s
     t += len;
     if (nums[p] === SAME) p++;
     else received = str()!;
-    const proc = str();
     if (nums[p] === SAME) p++;
     else ua = str();
-    const level = str() as Entry['level'];
-    const dyno = str();
-    const code = str();
-    const status = nums[p++]!;
+    const level = LEVELS[nums[p++]!] ?? 'INFO';
     const m = nums[p++]!;
+    const status = nums[p++]!;
     const e = { app_id: app, timestamp, received_at: received, level } as Entry;
-    if (proc !== undefined) e.proc = proc;
     if (ua !== undefined) e.user_agent = ua;
-    if (dyno !== undefined || code !== undefined) {
-      const context: Record<string, unknown> = {};
-      if (dyno !== undefined) context.dyno = dyno;
-      if (code !== undefined) context.code = code;
-      e.context = context;
+    if (!Number.isNaN(status)) {
+      e.status = status;
+      const dyno = str();
+      const code = str();
+      if (dyno !== undefined || code !== undefined) {
+        const context: Record<string, unknown> = {};
+        if (dyno !== undefined) context.dyno = dyno;
+        if (code !== undefined) context.code = code;
+        e.context = context;
+      }
+    } else if (m > 0) {
+      const proc = str();
+      if (proc !== undefined) e.proc = proc;
     }
-    if (!Number.isNaN(status)) e.status = status;
     if (m > 0) {
       const metrics: Metric[] = [];
       for (let k = 0; k < m; k++) {
