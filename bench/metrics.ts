@@ -2,8 +2,8 @@
  * Metrics from logs (`npm run bench -- --only=metrics`, issue 14):
  *
  * 1. `POST /drain` lines/s with the aggregation on and off, same bodies, same run: the gateway
- *    (bench/servers/sluice.ts, memory store) run four times, off/on/off/on, the best of each
- *    kept (the target: on ≥ 90 % of off).
+ *    (bench/servers/sluice.ts, memory store) run in four off → on pairs (two with --quick); the
+ *    target (on ≥ 90 % of off) is judged on the median of the pairs' ratios.
  * 2. `GET /api/metrics` latency for 24 h of 60 s buckets of `router.service` (1440 points of a
  *    measure, percentiles from the sketch), after a backfill of 24 h of router lines, on the
  *    memory store and on Redis (two reads per bucket of Redis data, the first of a closed bucket
@@ -37,7 +37,7 @@ interface Latency {
   n: number;
 }
 
-const pct = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 
 /** 24 h of router lines, `perMinute` a minute, framed in bodies of 100 lines. */
 function backfill(nowMs: number, perMinute: number): Buffer[] {
@@ -105,7 +105,7 @@ async function queryLatency(target: HttpTarget, store: string, opts: MetricsBenc
     const times: number[] = [];
     for (let i = 0; i < n; i++) times.push((await get()).ms);
     times.sort((a, b) => a - b);
-    return { store, points: first.points, visibleMs, first: first.ms, p50: median(times), p90: pct(times, 0.9), p99: pct(times, 0.99), max: times[times.length - 1]!, n };
+    return { store, points: first.points, visibleMs, first: first.ms, p50: median(times), p90: quantile(times, 0.9), p99: quantile(times, 0.99), max: times[times.length - 1]!, n };
   } finally {
     await pool.close();
     await stopServer(child);
@@ -122,7 +122,9 @@ export async function runMetricsBench(bodies: readonly Body[], opts: MetricsBenc
   const base = sluiceTarget('sluice POST /drain (memory store)', 'sluice.ts', [opts.token], opts.token);
   const off: HttpResult[] = [];
   const on: HttpResult[] = [];
-  for (let round = 0; round < 2; round++) {
+  // Pairs off → on, back to back: on a noisy machine a pair's ratio cancels the slow drifts
+  // that a best-of across the run does not (see printMetricsBench).
+  for (let round = 0; round < (opts.quick ? 2 : 4); round++) {
     off.push(await runHttp({ ...base, name: 'aggregation off (METRICS_ENABLED=false)', env: { METRICS_ENABLED: 'false' } }, bodies, opts.http));
     on.push(await runHttp({ ...base, name: 'aggregation on (default)', env: { METRICS_ENABLED: 'true' } }, bodies, opts.http));
   }
@@ -158,8 +160,13 @@ export function printMetricsBench(r: MetricsBenchResults): void {
     ]),
   );
   const targets = [['target', 'measured', 'measured / target', '']];
-  const share = bOn.linesPerSec / bOff.linesPerSec;
-  targets.push(['POST /drain with aggregation ≥ 90 % of without (best of 2 each)', `${si(bOn.linesPerSec)} vs ${si(bOff.linesPerSec)} = ${(share * 100).toFixed(0)} %`, ratio(share, 0.9), share >= 0.9 ? 'met' : 'MISSED']);
+  // The median of the pairs' ratios (each "on" window over the "off" window just before it),
+  // beside the ratio of the best windows; the target is judged on the median.
+  const pairs = r.on.map((h, i) => h.linesPerSec / r.off[i]!.linesPerSec).sort((a, b) => a - b);
+  const share = median(pairs);
+  const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
+  console.log(`on / off per pair: ${pairs.map(pct).join(', ')}; best on / best off: ${pct(bOn.linesPerSec / bOff.linesPerSec)} (${si(bOn.linesPerSec)} vs ${si(bOff.linesPerSec)})`);
+  targets.push([`POST /drain with aggregation ≥ 90 % of without (median of ${pairs.length} off→on pairs)`, pct(share), ratio(share, 0.9), share >= 0.9 ? 'met' : 'MISSED']);
   for (const l of r.latency) targets.push([`GET /api/metrics 24 h × 60 s p99 ≤ 20 ms (${l.store})`, `${l.p99.toFixed(2)} ms`, ratio(l.p99, 20), l.p99 <= 20 ? 'met' : 'MISSED']);
   console.log(`\ntargets:\n${table(targets)}`);
 }
