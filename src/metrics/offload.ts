@@ -158,6 +158,8 @@ export class MetricsOffload {
       if (!this.closing) setTimeout(() => !this.closing && this.spawn(), RESPAWN_DELAY_MS).unref();
     });
     this.worker = w;
+    // Lines queued while no thread was running go to this one.
+    if (this.lines + this.entryLines > 0) this.schedule();
   }
 
   private onMessage(w: Worker, msg: FromWorker): void {
