@@ -1,9 +1,10 @@
 /**
  * The gateway's side of the metrics worker thread (worker.ts): stored entries (packed, compact.ts)
- * and drain blocks nobody built entries of (Redis) go to the thread in one message each per
- * event-loop turn; its flushes come back and are written to the backend here. Deriving took
- * about 1 µs a line on the request's thread, a quarter of `POST /drain`'s cost on the memory
- * store; packing costs a fraction of that, and the thread runs the rest on another core.
+ * and drain blocks nobody built entries of (Redis) go to the thread, gathered for up to
+ * POST_EVERY_MS; its flushes come back and are written to the backend here. Deriving in place
+ * cost the event loop 1.2–2.0 µs a line; packing costs it 0.3–1.5 µs and the thread does the rest
+ * on another core (in total about the same CPU: bench/README.md, "Metrics from logs"). On the
+ * Redis store the event loop builds no entry at all: the thread decodes the stored block.
  *
  * Bounds: at most `maxQueuedEntries` lines sent and not yet counted; beyond, further blocks are
  * dropped from the metrics (never from the store) and counted in `droppedEntries`.
@@ -73,8 +74,8 @@ export class MetricsOffload {
 
   /**
    * Queues stored entries: kept by reference until this turn of the event loop ends, then
-   * packed (while they are still in the CPU's cache: packed 20 ms later, reading them cost
-   * ten times as much), and sent with the next message.
+   * packed (while they are still in the CPU's cache: packed 20 ms later, reading them back cost
+   * several times as much), and sent with the next message.
    */
   addEntries(entries: readonly Entry[]): void {
     if (entries.length === 0 || !this.room(entries.length)) return;

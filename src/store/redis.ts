@@ -167,12 +167,12 @@ type RedisLike = (Redis | Cluster) & {
  * The Redis Streams store: bounded per-app history in streams, atomic dedupe, a sharded firehose
  * that fan-out processes follow. Passes the same contract suite as the memory store.
  *
- * Cost on ingest: per request and app, one script call holding two XADDs of the same block (the
- * history and the firehose), one XTRIM and the dedupe key; per line, only its bytes in the block
- * (twice: history and firehose). A drain request's block is its frames as received (~210 B per
- * Heroku line), so the gateway serialises nothing per line; entries are built when read.
- * One request = one script call per app it touches (one, for a drain request), all written at
- * once: one round trip.
+ * Cost on ingest: per request and app, one block in a script call (concurrent requests of an
+ * app share one call: {@link APPEND_SCRIPT}) holding the dedupe claim and the history XADD, and
+ * the firehose XADD only while a process follows; per line, only its bytes in the block. A drain
+ * request's block is its frames as received (~210 B per Heroku line), so the gateway serialises
+ * nothing per line; entries are built when read. One request = one block per app it touches
+ * (one, for a drain request), all written at once: one round trip.
  */
 export function createRedisStore(options: RedisStoreOptions): Store {
   const redis = options.redis as RedisLike;
