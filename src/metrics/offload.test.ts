@@ -24,9 +24,9 @@ afterEach(async () => {
   open = undefined;
 });
 
-function start(maxQueuedEntries: number) {
+function start(maxQueuedEntries: number, flushMs = 60_000) {
   const backend = createMemoryMetricsBackend(retention);
-  const offload = new MetricsOffload({ retention, flushMs: 60_000, maxSkewSec: 300, maxSeriesPerApp: 100, maxQueuedEntries, nice: 10, entryLimits: { ...DEFAULT_ENTRY_LIMITS } }, backend);
+  const offload = new MetricsOffload({ retention, flushMs, maxSkewSec: 300, maxSeriesPerApp: 100, maxQueuedEntries, nice: 10, entryLimits: { ...DEFAULT_ENTRY_LIMITS } }, backend);
   open = offload;
   return { backend, offload };
 }
@@ -59,6 +59,20 @@ describe('MetricsOffload (the metrics worker thread)', () => {
     offload.addEntries([entry(5), entry(5), entry(5)]);
     await offload.flush();
     expect(await sumOf(backend)).toBe(25);
+  });
+
+  it('starts a new thread when its thread dies, and sends it what was queued meanwhile', async () => {
+    const { backend, offload } = start(1000, 100);
+    offload.addEntries([entry(1)]);
+    await offload.flush();
+    expect(await sumOf(backend)).toBe(1);
+    // The thread dies (a crash, an out-of-memory kill of the thread).
+    await (offload as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    offload.addEntries([entry(2), entry(3)]); // no thread now: queued
+    // Restarted after a second; the queued lines reach the new thread and its own flush (every
+    // 100 ms here) without another append or flush call.
+    await expect.poll(() => sumOf(backend), { timeout: 4000, interval: 100 }).toBe(6);
+    expect(offload.stats().droppedEntries).toBe(0);
   });
 
   it.runIf(process.platform === 'linux')('runs its thread niced, so ingest gets the CPU first', async () => {
