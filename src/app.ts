@@ -9,7 +9,7 @@ import { contextAddress } from './http/client-address.js';
 import { DRAIN_PATHS, drainRoutes } from './ingest/drain.js';
 import { jsonLogRoutes } from './ingest/json-logs.js';
 import { LOGPLEX_INPUT_PATHS, logplexInputRoutes } from './ingest/logplex-input.js';
-import { timedStore } from './ops/metrics.js';
+import { timedStore, type GatewayMetrics } from './ops/metrics.js';
 import { metricsRoutes } from './ops/route.js';
 import { historyRoutes } from './query/history.js';
 import { metricsApiRoutes } from './metrics/routes.js';
@@ -60,11 +60,7 @@ export function createApp(deps: GatewayDeps, hub?: Hub): Hono {
   });
 
   /** Auth failures on any route; ingest requests refused as a whole (labels: codes, templates). */
-  const countError = (c: Context, status: number, code: string) => {
-    const route = routePath(c);
-    if (status === 401 || status === 403) metrics!.authFailures(route, code);
-    else if (c.req.method === 'POST' && INGEST_ROUTES.has(route)) metrics!.rejectedRequest(route, code);
-  };
+  const countError = (c: Context, status: number, code: string) => countRefusal(metrics!, c.req.method, routePath(c), status, code);
   if (metrics) {
     // Every request by method, route template (never the raw path: bounded labels) and status.
     app.use(async (c, next) => {
@@ -126,6 +122,16 @@ async function healthProducers(c: Context, deps: GatewayDeps): Promise<unknown> 
   const summary = deps.wsProducers!(grant ? (readScope(grant, deps.demo) ?? undefined) : undefined);
   if (!summary) return { connections: 0 };
   return grant ? summary : { connections: summary.connections };
+}
+
+/**
+ * Counts a refused request: auth failures on any route; on an ingest route (POST) every other
+ * refusal as a whole (labels: codes, route templates). The Hono app and the fast drain routes
+ * (src/http/fast-routes.ts) count the same way.
+ */
+export function countRefusal(metrics: GatewayMetrics, method: string, route: string, status: number, code: string): void {
+  if (status === 401 || status === 403) metrics.authFailures(route, code);
+  else if (method === 'POST' && INGEST_ROUTES.has(route)) metrics.rejectedRequest(route, code);
 }
 
 /** The ingest routes' templates (POST), for `sluice_ingest_rejected_requests_total`. */

@@ -7,6 +7,7 @@
  * the request, auth-failure and refusal counters. Every other request goes to Hono.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { countRefusal } from '../app.js';
 import type { GatewayDeps } from '../deps.js';
 import { GatewayError } from '../errors.js';
 import { DRAIN_PATHS, handleDrain, type DrainRequest } from '../ingest/drain.js';
@@ -42,6 +43,7 @@ class NodeDrainRequest implements DrainRequest {
   private query(): URLSearchParams {
     return (this.params ??= new URLSearchParams(this.search));
   }
+  // Arrow fields: the handler passes these two on as functions (the token reader, the throttle's address).
   queryToken = (): string | undefined => (this.search === '' ? undefined : (this.query().get('token') ?? undefined));
   queries(): Record<string, string[]> {
     if (this.search === '') return {};
@@ -65,21 +67,14 @@ async function serveDrain(deps: GatewayDeps, req: IncomingMessage, res: ServerRe
     headers = answer.headers;
     body = answer.body;
   } catch (err) {
-    const m = deps.metrics;
-    if (err instanceof GatewayError) {
-      status = err.status;
-      headers = { ...err.headers };
-      body = JSON.stringify({ error: err.code, message: err.message });
-      if (m && (status === 401 || status === 403)) m.authFailures(route, err.code);
-      else m?.rejectedRequest(route, err.code);
-    } else {
-      status = 500;
-      headers = {};
-      body = '{"error":"internal","message":"internal error"}';
-      m?.rejectedRequest(route, 'internal');
-      // Never the request's headers: they carry tokens.
-      deps.logger.error({ err, method: 'POST', path: route }, 'unhandled error');
-    }
+    const known = err instanceof GatewayError;
+    status = known ? err.status : 500;
+    const code = known ? err.code : 'internal';
+    headers = known ? { ...err.headers } : {};
+    body = JSON.stringify({ error: code, message: known ? err.message : 'internal error' });
+    if (deps.metrics) countRefusal(deps.metrics, 'POST', route, status, code);
+    // Never the request's headers: they carry tokens.
+    if (!known) deps.logger.error({ err, method: 'POST', path: route }, 'unhandled error');
   }
   deps.metrics?.requests('POST', route, status);
   headers['Content-Type'] = 'application/json';

@@ -58,6 +58,7 @@ export function createMetricsService(
     maxQueuedEntries: config.maxQueuedEntries,
   };
   const offload = new MetricsOffload({ ...limits, nice: config.threadNice, entryLimits: { ...entryLimits() } }, backend, onError);
+  const unsubscribe = redis ? undefined : store.subscribe((entries) => offload.addEntries(entries));
   const metrics: MetricsService = {
     backend,
     config,
@@ -69,12 +70,7 @@ export function createMetricsService(
       await backend.close();
     },
   };
-  let unsubscribe: (() => void) | undefined;
-  if (!redis) {
-    unsubscribe = store.subscribe((entries) => offload.addEntries(entries));
-    return { store, metrics };
-  }
-  return { store: countingStore(store, offload), metrics };
+  return { store: redis ? countingStore(store, offload) : store, metrics };
 }
 
 /** The store, its appends counted once they are stored. */

@@ -4,8 +4,9 @@
  * Entries the gateway built arrive as the fields the derivation reads (compact.ts); drain blocks
  * it did not build (the Redis store keeps frames) are decoded here into the entries a read of
  * the store would give (block.ts `decodeBlock`). Both go through the aggregator (derive.ts) and
- * are flushed as 10 s deltas to the gateway, which writes them to the backend. The thread holds no buckets of its own beyond one
- * flush interval, so the backend stays the one place the API and the live charts read.
+ * are flushed as 10 s deltas to the gateway, which writes them to the backend. The thread holds
+ * no buckets of its own beyond one flush interval, so the backend stays the one place the API
+ * and the live charts read.
  */
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
@@ -33,17 +34,10 @@ function lowerPriority(nice: number): void {
   if (nice <= 0 || process.platform !== 'linux') return;
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (tid > 0 && tid !== process.pid) setPriority(tid, Math.min(19, setPriorityBase() + nice));
+    // Relative to the process's own niceness (getPriority() reads the process's).
+    if (tid > 0 && tid !== process.pid) setPriority(tid, Math.min(19, getPriority() + nice));
   } catch {
     // not allowed, or no /proc: the process's priority
-  }
-}
-
-function setPriorityBase(): number {
-  try {
-    return getPriority();
-  } catch {
-    return 0;
   }
 }
 
@@ -84,10 +78,9 @@ port.on('message', (msg: ToWorker) => {
     aggregator.drainQueue();
     send({ t: 'counted', lines: msg.lines });
   } else if (msg.t === 'blocks') {
-    const bytes = new Uint8Array(msg.buf);
     let start = 0;
     for (const end of msg.ends) {
-      const block = Buffer.from(bytes.buffer, start, end - start);
+      const block = Buffer.from(msg.buf, start, end - start);
       start = end;
       try {
         aggregator.add(decodeBlock(block));

@@ -209,9 +209,11 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   /**
    * Stores one app's block (with its dedupe key, when it carries one); resolves to its lines
    * stored or -1 (a duplicate). Blocks of one app go in one script call while MAX_CALLS_IN_FLIGHT
-   * calls of that app are in flight: concurrent requests share a round trip and the script's fixed cost
-   * (a 1-line drain request's call cost Redis four times an LPUSH). Calls of one app run in
-   * order on the connection, so the app's lines keep their order.
+   * calls of that app are in flight: concurrent requests share a round trip and the script's
+   * fixed cost (a 1-line drain request's call cost Redis four times an LPUSH). Calls of one app
+   * run in order on the connection, so the app's lines keep their order. A call that fails
+   * fails every request in it, also those whose blocks it had stored before the failure: their
+   * dedupe keys are recorded, so their retries are acknowledged as duplicates, not stored twice.
    */
   function appendBlock(block: Block, dedupeKey: string | undefined, ttl: number): Promise<number> {
     return new Promise<number>((resolve, reject) => {
