@@ -30,9 +30,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { DistributedLogger, VERSION, type LoggerOptions } from '../clients/node/src/index.js';
-import { REGEX_NODE_FLAGS } from '../src/query/regex-flags.js';
 import { liveApp, writeAppsConfig } from '../test/support/live.js';
-import { machineJiffies, stopServer } from './http-ingest.js';
+import { GATEWAY_NODE_FLAGS, machineJiffies, stopServer } from './http-ingest.js';
 import { ratio, si, table } from './measure.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -82,7 +81,7 @@ export interface Gateway {
 export async function startGateway(opts: { port?: number; env?: Record<string, string>; nodeArgs?: string[] }): Promise<Gateway> {
   const child = spawn(
     process.execPath,
-    ['--max-semi-space-size=32', ...REGEX_NODE_FLAGS, ...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts'],
+    [...GATEWAY_NODE_FLAGS, ...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts'],
     {
       cwd: ROOT,
       env: {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, loadConfig } from '../src/config.js';
+import { GATEWAY_NODE_FLAGS } from '../bench/http-ingest.js';
 import { REGEX_NODE_FLAGS } from '../src/query/regex-flags.js';
 
 const read = (name: string) => readFileSync(new URL(`../${name}`, import.meta.url), 'utf8');
@@ -11,12 +12,14 @@ function flags(command: string[]): string[] {
 }
 
 describe('deployment files', () => {
-  it('start node with the same flags: npm start, the Procfile and the Dockerfile', () => {
+  it('start node with the same flags: npm start, the Procfile, the Dockerfile and the benchmarks', () => {
     const npmStart = (JSON.parse(read('package.json')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
     const procfile = read('Procfile').match(/^web:\s*(.+)$/m)![1]!.split(/\s+/);
     const docker = JSON.parse(read('Dockerfile').match(/^CMD\s+(\[.+\])$/m)![1]!) as string[];
     expect(flags(procfile)).toEqual(flags(npmStart));
     expect(flags(docker)).toEqual(flags(npmStart));
+    // The benchmarks measure the gateway as it runs in production.
+    expect(GATEWAY_NODE_FLAGS).toEqual(flags(npmStart));
     // The guards against catastrophic regex backtracking (README, "Deploying"): user filters are
     // checked on the linear-time engine (the `l` flag) and every regex falls back to it after
     // 1000 backtracks. test/support/process.ts and vitest.config.ts pass REGEX_NODE_FLAGS itself.

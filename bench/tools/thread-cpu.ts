@@ -6,6 +6,9 @@
  *
  *   npx tsx bench/tools/thread-cpu.ts
  *   VARIANTS='[{"METRICS_ENABLED":"false"},{"METRICS_THREAD_NICE":"0"}]' ROUNDS=3 npx tsx bench/tools/thread-cpu.ts
+ *
+ * PROFILE_DIR=… runs the gateway with `--cpu-prof` into that folder (the profiles then hold the
+ * warm-up too; the requests answered in all are printed, for cpuprofile-diff.ts).
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { Pool } from 'undici';
@@ -27,10 +30,11 @@ function threads(pid: number) {
 }
 async function run(env: Record<string, string>) {
   const base = sluiceTarget('x', 'sluice.ts', [token], token);
-  const { child, port } = await startServer({ ...base, env }, []);
+  const prof = [...(process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : []), ...(process.env.NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
+  const { child, port } = await startServer({ ...base, env }, prof);
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 2, pipelining: 1 });
-  let stop = false, ok = 0, k = 0, counting = false;
-  const loop = async () => { while (!stop) { const b = bodies[k++ % bodies.length]!; const res = await pool.request({ path: '/drain', method: 'POST', headers: { ...base.headers, 'logplex-frame-id': randomUUID() }, body: b.bytes }); await res.body.dump(); if (counting && res.statusCode === 200) ok += b.lines; } };
+  let stop = false, ok = 0, k = 0, counting = false, answered = 0;
+  const loop = async () => { while (!stop) { const b = bodies[k++ % bodies.length]!; const res = await pool.request({ path: '/drain', method: 'POST', headers: { ...base.headers, 'logplex-frame-id': randomUUID() }, body: b.bytes }); await res.body.dump(); answered++; if (counting && res.statusCode === 200) ok += b.lines; } };
   const loops = [loop(), loop()];
   await new Promise((r) => setTimeout(r, 2000));
   const t0 = threads(child.pid!); const w0 = performance.now(); counting = true;
@@ -42,7 +46,7 @@ async function run(env: Record<string, string>) {
   for (const [k2, v] of t1) { const d = v - (t0.get(k2) ?? 0); const g = k2.startsWith('MAIN') ? 'main' : k2.split('#')[0]!; groups.set(g, (groups.get(g) ?? 0) + d); }
   for (const [g, d] of groups) if (d / el > 0.01) per.push(`${g} ${(100 * d / el).toFixed(0)}%`);
   const main = groups.get('main')! / el;
-  console.log(`${JSON.stringify(env)} ${(ok / el / 1000).toFixed(1)}k lines/s main µs/line ${(main * 1e6 / (ok / el)).toFixed(2)} | ${per.join(', ')}`);
+  console.log(`${JSON.stringify(env)} ${(ok / el / 1000).toFixed(1)}k lines/s main µs/line ${(main * 1e6 / (ok / el)).toFixed(2)} | ${per.join(', ')} | ${answered} requests in all`);
 }
 const variants = JSON.parse(process.env.VARIANTS ?? "[{\"METRICS_ENABLED\":\"false\"},{\"METRICS_ENABLED\":\"true\"}]");
 for (let i = 0; i < Number(process.env.ROUNDS ?? 2); i++) for (const v of variants) await run(v);
