@@ -92,4 +92,45 @@ describe('Aggregator', () => {
     await agg.flush();
     expect((await real.read('a', 'jobs', undefined, 0, NOW / 1000, 10)).points![0]!.sum).toBe(5);
   });
+
+  it('counts a router line into all its series at once, from its dyno, within the series bound', async () => {
+    const { agg, backend } = setup({ maxSeriesPerApp: 8 });
+    const router = (dyno: string, status: number, code?: string) =>
+      entry({
+        proc: 'router',
+        status,
+        context: { dyno, ...(code ? { code } : {}) },
+        metrics: [metric('router.connect', 'measure', 1, { unit: 'ms' }), metric('router.service', 'measure', 30, { unit: 'ms' }), metric('router.bytes', 'measure', 512, { unit: 'bytes' })],
+      });
+    agg.add([router('web.1', 200), router('web.2', 503, 'H12'), router('web.1', 201)]);
+    await agg.flush();
+    const sum = async (name: string, source?: string) => (await backend.read('a', name, source, 0, NOW / 1000, 60)).points?.[0]?.sum;
+    expect(await sum('router.requests')).toBe(3);
+    expect(await sum('router.requests', 'web.1')).toBe(2);
+    expect(await sum('router.status.2xx', 'web.1')).toBe(2);
+    // web.1's requests, 2xx, connect, service and bytes (5 series), web.2's requests, 5xx and H12
+    // (8): the bound. web.2's measures and the line counts of the batch (log.lines.info,
+    // producer.lines, 3 lines each) are dropped, and counted.
+    expect(await sum('router.status.5xx')).toBe(1);
+    expect(await sum('router.error.H12', 'web.2')).toBe(1);
+    expect(await sum('router.service', 'web.1')).toBe(60);
+    expect(await sum('router.service', 'web.2')).toBeUndefined();
+    expect(await sum('log.lines.info')).toBeUndefined();
+    expect(agg.stats.droppedObservations).toBe(3 + 3 + 3);
+    const all = await backend.read('a', 'router.service', undefined, 0, NOW / 1000, 60);
+    expect(all.points![0]).toMatchObject({ count: 2, min: 30, max: 30, p50: 30 });
+  });
+
+  it('reads entry times across the end of a leap day into their 10 s buckets', async () => {
+    const at = [Date.UTC(2028, 1, 29, 23, 59, 59, 999), Date.UTC(2028, 2, 1, 0, 0, 0, 1), Date.UTC(2028, 2, 1, 0, 0, 9, 999)];
+    const { agg, backend } = setup({ now: () => at[2]! + 1000, maxSkewSec: 7 * 86_400 });
+    agg.add(at.map((ms) => ({ ...entry({ at: ms, metrics: [metric('jobs', 'count', 1)] }), received_at: iso(at[2]! + 1000) })));
+    await agg.flush();
+    const r = await backend.read('a', 'jobs', undefined, 0, at[2]! / 1000 + 10, 10);
+    // The last second of Feb 29, then the first bucket of Mar 1 (two lines).
+    expect(r.points!.map((p) => [p.t, p.sum])).toEqual([
+      [Math.floor(at[0]! / 10_000) * 10, 1],
+      [Math.floor(at[1]! / 10_000) * 10, 2],
+    ]);
+  });
 });

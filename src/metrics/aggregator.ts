@@ -7,8 +7,9 @@
  * explosion must not eat the gateway's memory), `maxQueuedEntries` entries waiting for
  * derivation (beyond, they are dropped from the metrics, never from the store).
  */
-import type { Entry } from '../normalize/entry.js';
-import { ALL_SOURCES, addValue, mergeAcc, newAcc, type BucketAcc, type SeriesKind, type SeriesMeta } from './bucket.js';
+import type { Entry, Metric } from '../normalize/entry.js';
+import { DenseBins } from './sketch.js';
+import { ALL_SOURCES, addValue, mergeAcc, newAcc, settleAcc, type BucketAcc, type SeriesKind, type SeriesMeta } from './bucket.js';
 import type { Delta, MetricsBackend, Retention } from './backend.js';
 import { deriveEntries, type Observer } from './derive.js';
 
@@ -45,6 +46,32 @@ export function emptyStats(): AggregatorStats {
 
 const SWEEP_EVERY_MS = 10 * 60_000;
 
+/** `n` observations of 1 into a count accumulator. */
+function countOnes(acc: BucketAcc, n: number, tMs: number): void {
+  acc.count += n;
+  acc.sum += n;
+  if (1 < acc.min) acc.min = 1;
+  if (1 > acc.max) acc.max = 1;
+  if (tMs >= acc.lastT) {
+    acc.last = 1;
+    acc.lastT = tMs;
+  }
+}
+
+function countValid(metrics: readonly Metric[] | undefined): number {
+  let n = 0;
+  if (metrics) for (const m of metrics) if (m.value !== null && Number.isFinite(m.value)) n++;
+  return n;
+}
+
+const STATUS_SERIES = ['router.status.1xx', 'router.status.1xx', 'router.status.2xx', 'router.status.3xx', 'router.status.4xx', 'router.status.5xx'];
+const errorSeries = new Map<string, string>();
+function errorSeriesName(code: string): string {
+  let name = errorSeries.get(code);
+  if (name === undefined) errorSeries.set(code, (name = `router.error.${code}`));
+  return name;
+}
+
 class Series {
   pending: Map<number, BucketAcc> | null = null;
   lastT10 = NaN;
@@ -52,6 +79,19 @@ class Series {
   /** When it last had data to flush (epoch ms): series silent past retention are forgotten. */
   flushedAt = 0;
   constructor(readonly meta: SeriesMeta) {}
+}
+
+/**
+ * The series one app's router lines from one dyno feed, looked up on first use (null: dropped,
+ * by the bound or a kind conflict). Forgotten at every sweep, with the series it points to.
+ */
+class RouterGroup {
+  requests: Series | null | undefined = undefined;
+  /** By status class, 1 … 5. */
+  readonly classes: (Series | null | undefined)[] = [undefined, undefined, undefined, undefined, undefined, undefined];
+  readonly errors = new Map<string, Series | null>();
+  /** router.service, router.connect, router.bytes. */
+  readonly measures: (Series | null | undefined)[] = [undefined, undefined, undefined];
 }
 
 /** One name's series by source, and the one observed last. */
@@ -66,7 +106,7 @@ export class Aggregator implements Observer {
   private readonly apps = new Map<string, Map<string, NameSlot>>();
   private readonly seriesPerApp = new Map<string, number>();
   private readonly dirty = new Set<Series>();
-  private queue: Entry[][] = [];
+  private queue: (readonly Entry[])[] = [];
   private queued = 0;
   private drainScheduled = false;
   private timer: NodeJS.Timeout | null = null;
@@ -76,6 +116,11 @@ export class Aggregator implements Observer {
   private sweptAt = 0;
   private lastApp: string | undefined;
   private lastNames: Map<string, NameSlot> | undefined;
+  /** app → source (dyno) → the series its router lines feed. */
+  private readonly routerGroups = new Map<string, Map<string, RouterGroup>>();
+  private lastRouterApp: string | undefined;
+  private lastRouterSource: string | undefined;
+  private lastRouter: RouterGroup | undefined;
   readonly stats: AggregatorStats = emptyStats();
 
   constructor(private readonly opts: AggregatorOptions) {
@@ -96,7 +141,7 @@ export class Aggregator implements Observer {
   }
 
   /** Queues stored entries for counting (cheap: the work happens on the next event-loop turn). */
-  add(entries: Entry[]): void {
+  add(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     if (this.queued + entries.length > this.opts.maxQueuedEntries) {
       this.stats.droppedEntries += entries.length;
@@ -123,20 +168,67 @@ export class Aggregator implements Observer {
 
   observeCount(app: string, name: string, source: string, unit: string, n: number, tMs: number): void {
     const acc = this.accFor(app, name, source, 'count', unit, tMs, n);
-    if (acc === null) return;
-    acc.count += n;
-    acc.sum += n;
-    if (1 < acc.min) acc.min = 1;
-    if (1 > acc.max) acc.max = 1;
-    if (tMs >= acc.lastT) {
-      acc.last = 1;
-      acc.lastT = tMs;
-    }
+    if (acc !== null) countOnes(acc, n, tMs);
   }
 
   observe(app: string, name: string, source: string, kind: SeriesKind, unit: string | undefined, value: number, tMs: number): void {
     const acc = this.accFor(app, name, source, kind, unit, tMs, 1);
     if (acc !== null) addValue(acc, value, tMs);
+  }
+
+  observeRouter(app: string, source: string, status: number, code: string | undefined, metrics: readonly Metric[] | undefined, tMs: number): void {
+    const cls = Math.floor(status / 100);
+    const hasClass = cls >= 1 && cls <= 5;
+    if (tMs < this.nowMs - this.opts.retention[60] * 1000) {
+      this.stats.tooOld += 1 + (hasClass ? 1 : 0) + (code !== undefined ? 1 : 0) + countValid(metrics);
+      return;
+    }
+    // The group of series a router line feeds, for its app and dyno: one lookup per line, where
+    // observe() per series would look up name and source five times.
+    let g = app === this.lastRouterApp && source === this.lastRouterSource ? this.lastRouter : undefined;
+    if (g === undefined) {
+      let bySource = this.routerGroups.get(app);
+      if (!bySource) this.routerGroups.set(app, (bySource = new Map()));
+      g = bySource.get(source);
+      if (!g) bySource.set(source, (g = new RouterGroup()));
+      this.lastRouterApp = app;
+      this.lastRouterSource = source;
+      this.lastRouter = g;
+    }
+    const t10 = Math.floor(tMs / 10_000) * 10;
+    this.countRouter(g.requests ?? (g.requests = this.seriesFor(app, 'router.requests', source, 'count', 'requests')), t10, tMs);
+    if (hasClass) {
+      let s = g.classes[cls];
+      if (s === undefined) g.classes[cls] = s = this.seriesFor(app, STATUS_SERIES[cls]!, source, 'count', 'requests');
+      this.countRouter(s, t10, tMs);
+    }
+    if (code !== undefined) {
+      let s = g.errors.get(code);
+      if (s === undefined) g.errors.set(code, (s = this.seriesFor(app, errorSeriesName(code), source, 'count', 'requests')));
+      this.countRouter(s, t10, tMs);
+    }
+    if (metrics === undefined) return;
+    for (let k = 0; k < metrics.length; k++) {
+      const m = metrics[k]!;
+      const v = m.value;
+      if (v === null || !Number.isFinite(v)) continue;
+      // The normaliser's names are these literals: a pointer compare, most of the time.
+      const name = m.name;
+      const slot = name === 'router.service' ? 0 : name === 'router.connect' ? 1 : name === 'router.bytes' ? 2 : -1;
+      if (slot < 0 || m.kind !== 'measure') {
+        this.observe(app, name, source, m.kind, m.unit, v, tMs);
+        continue;
+      }
+      let s = g.measures[slot];
+      if (s === undefined) g.measures[slot] = s = this.seriesFor(app, name, source, 'measure', m.unit);
+      if (s === null) this.stats.droppedObservations++;
+      else addValue(this.accOf(s, t10), v, tMs);
+    }
+  }
+
+  private countRouter(s: Series | null, t10: number, tMs: number): void {
+    if (s === null) this.stats.droppedObservations++;
+    else countOnes(this.accOf(s, t10), 1, tMs);
   }
 
   /** The pending 10 s accumulator of a series, made on first use; null when the observations (`n`) are dropped. */
@@ -145,6 +237,19 @@ export class Aggregator implements Observer {
       this.stats.tooOld += n;
       return null;
     }
+    const s = this.seriesFor(app, name, source, kind, unit);
+    if (s === null) {
+      this.stats.droppedObservations += n;
+      return null;
+    }
+    return this.accOf(s, Math.floor(tMs / 10_000) * 10);
+  }
+
+  /**
+   * The series of (app, name, source), made on first use; null when it cannot be: the app has
+   * `maxSeriesPerApp` series, or the name is already another kind's.
+   */
+  private seriesFor(app: string, name: string, source: string, kind: SeriesKind, unit: string | undefined): Series | null {
     // One batch is one app: its map is looked up once per batch, not per observation.
     let names = app === this.lastApp ? this.lastNames : this.apps.get(app);
     if (!names) this.apps.set(app, (names = new Map()));
@@ -159,20 +264,20 @@ export class Aggregator implements Observer {
       const count = this.seriesPerApp.get(app) ?? 0;
       // A name keeps the kind it first came with: `count#x` and `measure#x` cannot share a chart.
       const first = slot.sources.values().next().value as Series | undefined;
-      if (count >= this.opts.maxSeriesPerApp || (first && first.meta.kind !== kind)) {
-        this.stats.droppedObservations += n;
-        return null;
-      }
+      if (count >= this.opts.maxSeriesPerApp || (first && first.meta.kind !== kind)) return null;
       this.seriesPerApp.set(app, count + 1);
       this.stats.series++;
       slot.sources.set(source, (s = new Series({ app, name, source, kind, ...(unit !== undefined ? { unit } : {}) })));
     } else if (s.meta.kind !== kind) {
-      this.stats.droppedObservations += n;
       return null;
     }
     slot.lastSource = source;
     slot.lastSeries = s;
-    const t10 = Math.floor(tMs / 10_000) * 10;
+    return s;
+  }
+
+  /** The series' accumulator of the 10 s bucket starting at `t10` (epoch seconds). */
+  private accOf(s: Series, t10: number): BucketAcc {
     let acc = s.lastAcc;
     if (s.lastT10 !== t10 || acc === null) {
       if (!s.pending) {
@@ -180,7 +285,11 @@ export class Aggregator implements Observer {
         this.dirty.add(s);
       }
       acc = s.pending.get(t10) ?? null;
-      if (!acc) s.pending.set(t10, (acc = newAcc(kind)));
+      if (!acc) {
+        acc = newAcc(s.meta.kind);
+        if (acc.bins !== null) acc.dense = new DenseBins();
+        s.pending.set(t10, acc);
+      }
       s.lastT10 = t10;
       s.lastAcc = acc;
     }
@@ -224,7 +333,8 @@ export class Aggregator implements Observer {
       s.lastAcc = null;
       s.lastT10 = NaN;
       s.flushedAt = this.nowMs;
-      for (const [t10, acc] of pending) {
+      for (const [t10, open] of pending) {
+        const acc = settleAcc(open);
         out.push({ meta: s.meta, t10, acc });
         const key = `${s.meta.app}\n${s.meta.name}\n${t10}`;
         let total = totals.get(key);
@@ -246,6 +356,8 @@ export class Aggregator implements Observer {
     this.sweptAt = this.nowMs;
     this.lastApp = undefined;
     this.lastNames = undefined;
+    this.routerGroups.clear();
+    this.lastRouterApp = this.lastRouterSource = this.lastRouter = undefined;
     const before = this.nowMs - this.opts.retention[60] * 1000;
     for (const [app, names] of this.apps) {
       let n = this.seriesPerApp.get(app) ?? 0;

@@ -4,7 +4,7 @@
  * count, sum, min and max are exact; `last` is the value with the latest entry timestamp
  * (ties: the one counted last); measures also carry a quantile sketch (sketch.ts).
  */
-import { addToBins, binsQuantiles, emptyBins, mergeBins, packedQuantiles, type PackedBins, type SketchBins } from './sketch.js';
+import { addToBins, binIndex, binsQuantiles, type DenseBins, emptyBins, MIN_INDEXABLE, mergeBins, packedQuantiles, type PackedBins, type SketchBins } from './sketch.js';
 
 /** l2met's kinds: `count#` sums, `measure#` distributions, `sample#` gauges. */
 export type SeriesKind = 'count' | 'measure' | 'sample';
@@ -36,6 +36,11 @@ export interface BucketAcc {
   lastT: number;
   /** Measures only. */
   bins: SketchBins | null;
+  /**
+   * An open bucket's positive bins while they are counted (the aggregator's; see DenseBins), moved
+   * into `bins` before the bucket is handed over ({@link settleAcc}).
+   */
+  dense?: DenseBins;
 }
 
 export function newAcc(kind: SeriesKind): BucketAcc {
@@ -52,7 +57,18 @@ export function addValue(acc: BucketAcc, value: number, tMs: number): void {
     acc.last = value;
     acc.lastT = tMs;
   }
-  if (acc.bins) addToBins(acc.bins, value);
+  const dense = acc.dense;
+  if (dense !== undefined && value > MIN_INDEXABLE) dense.add(binIndex(value));
+  else if (acc.bins) addToBins(acc.bins, value);
+}
+
+/** An accumulator ready to hand over: its dense bins moved into `bins`. */
+export function settleAcc(acc: BucketAcc): BucketAcc {
+  if (acc.dense !== undefined) {
+    acc.dense.moveInto(acc.bins ?? (acc.bins = emptyBins()));
+    acc.dense = undefined;
+  }
+  return acc;
 }
 
 /**

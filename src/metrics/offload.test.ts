@@ -1,22 +1,34 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Entry } from '../normalize/entry.js';
+import { nowMicros } from '../decode/timestamp.js';
+import { decodeLogplexBody, syslogBatchOf } from '../ingest/logplex-body.js';
 import { DEFAULT_ENTRY_LIMITS } from '../normalize/bounds.js';
+import { receivedAtDate } from '../normalize/syslog-batch.js';
+import { syslogBlockHeader } from '../store/block.js';
 import { createMemoryMetricsBackend } from './memory-backend.js';
 import { MetricsOffload } from './offload.js';
 
 const retention = { 10: 3600, 60: 86_400 };
-const now = new Date().toISOString().replace('Z', '000Z');
-const entry = (n: number): Entry => ({
-  id: `01J0000000000000000000000${n % 10}`,
-  timestamp: now,
-  received_at: now,
-  level: 'INFO',
-  app_id: 'a',
-  message: 'm',
-  metrics: [{ name: 'jobs', kind: 'count', value: n }],
-});
+/**
+ * A drain request's stored block (what the Redis store keeps): one frame per value, each line
+ * `count#jobs=<value>`, stamped now.
+ */
+function block(...values: number[]) {
+  const receivedAt = nowMicros();
+  const stamp = new Date().toISOString().replace('Z', '+00:00');
+  const body = Buffer.from(
+    values
+      .map((v) => {
+        const msg = `<190>1 ${stamp} host app web.1 - count#jobs=${v}\n`;
+        return `${Buffer.byteLength(msg)} ${msg}`;
+      })
+      .join(''),
+  );
+  const decoded = decodeLogplexBody(body, { mode: 'drain', maxFrameBytes: 10_000, receivedAt: receivedAtDate(receivedAt) });
+  const batch = syslogBatchOf(body, decoded, { appId: 'a', mode: 'drain', receivedAt, frameId: undefined, drainToken: undefined, userAgent: undefined, tags: undefined });
+  return [[syslogBlockHeader(batch), batch.frames], batch.count] as const;
+}
 
 let open: MetricsOffload | undefined;
 afterEach(async () => {
@@ -37,10 +49,10 @@ const sumOf = async (backend: ReturnType<typeof createMemoryMetricsBackend>) => 
 };
 
 describe('MetricsOffload (the metrics worker thread)', () => {
-  it('derives the entries in the thread; flush resolves once their deltas are in the backend', async () => {
+  it('decodes and derives the stored blocks in the thread; flush resolves once their deltas are in the backend', async () => {
     const { backend, offload } = start(1000);
-    offload.addEntries([entry(1), entry(2)]);
-    offload.addEntries([entry(3)]);
+    offload.addBlock(...block(1, 2));
+    offload.addBlock(...block(3));
     await offload.flush();
     expect(await sumOf(backend)).toBe(6);
     // jobs, log.lines.info and producer.lines (no User-Agent: family "-"): the thread's own counts.
@@ -49,26 +61,26 @@ describe('MetricsOffload (the metrics worker thread)', () => {
 
   it('drops (and counts) what would pass the in-flight bound, never more', async () => {
     const { backend, offload } = start(4);
-    offload.addEntries([entry(1), entry(2), entry(3)]);
-    offload.addEntries([entry(10), entry(20)]); // 5 > 4: dropped from the metrics
-    offload.addEntries([entry(4)]); // 4: fits
+    offload.addBlock(...block(1, 2, 3));
+    offload.addBlock(...block(10, 20)); // 5 > 4: dropped from the metrics
+    offload.addBlock(...block(4)); // 4: fits
     await offload.flush();
     expect(await sumOf(backend)).toBe(10);
     expect(offload.stats().droppedEntries).toBe(2);
     // Counted lines leave the bound: room again.
-    offload.addEntries([entry(5), entry(5), entry(5)]);
+    offload.addBlock(...block(5, 5, 5));
     await offload.flush();
     expect(await sumOf(backend)).toBe(25);
   });
 
   it('starts a new thread when its thread dies, and sends it what was queued meanwhile', async () => {
     const { backend, offload } = start(1000, 100);
-    offload.addEntries([entry(1)]);
+    offload.addBlock(...block(1));
     await offload.flush();
     expect(await sumOf(backend)).toBe(1);
     // The thread dies (a crash, an out-of-memory kill of the thread).
     await (offload as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
-    offload.addEntries([entry(2), entry(3)]); // no thread now: queued
+    offload.addBlock(...block(2, 3)); // no thread now: queued
     // Restarted after a second; the queued lines reach the new thread and its own flush (every
     // 100 ms here) without another append or flush call.
     await expect.poll(() => sumOf(backend), { timeout: 4000, interval: 100 }).toBe(6);

@@ -1,10 +1,10 @@
 /**
- * The gateway's side of the metrics worker thread (worker.ts): stored entries (packed, compact.ts)
- * and drain blocks nobody built entries of (Redis) go to the thread, gathered for up to
- * POST_EVERY_MS; its flushes come back and are written to the backend here. Deriving in place
- * cost the event loop 1.2–2.0 µs a line; packing costs it 0.3–1.5 µs and the thread does the rest
- * on another core (in total about the same CPU: bench/README.md, "Metrics from logs"). On the
- * Redis store the event loop builds no entry at all: the thread decodes the stored block.
+ * The gateway's side of the metrics worker thread (worker.ts): drain blocks nobody built entries
+ * of (the Redis store keeps frames and builds entries when read) go to the thread, gathered for
+ * up to POST_EVERY_MS; the thread decodes them as a read would and derives their series; its
+ * flushes come back and are written to the backend here. Entries the event loop built anyway
+ * (the memory store, JSON ingest) are counted where they are (service.ts): packing them for the
+ * thread cost the event loop more than deriving them (bench/README.md, "Metrics from logs").
  *
  * Bounds: at most `maxQueuedEntries` lines sent and not yet counted; beyond, further blocks are
  * dropped from the metrics (never from the store) and counted in `droppedEntries`.
@@ -12,8 +12,6 @@
 import { Worker } from 'node:worker_threads';
 import { emptyStats, type AggregatorStats } from './aggregator.js';
 import type { MetricsBackend } from './backend.js';
-import { CompactWriter } from './compact.js';
-import type { Entry } from '../normalize/entry.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker-protocol.js';
 
 /**
@@ -34,10 +32,6 @@ export class MetricsOffload {
   private ends: number[] = [];
   private bytes = 0;
   private lines = 0;
-  private batches: (readonly Entry[])[] = [];
-  private entryLines = 0;
-  private readonly writer = new CompactWriter();
-  private packScheduled = false;
   private inFlight = 0;
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
@@ -72,36 +66,14 @@ export class MetricsOffload {
     this.schedule();
   }
 
-  /**
-   * Queues stored entries: kept by reference until this turn of the event loop ends, then
-   * packed (while they are still in the CPU's cache: packed 20 ms later, reading them back cost
-   * several times as much), and sent with the next message.
-   */
-  addEntries(entries: readonly Entry[]): void {
-    if (entries.length === 0 || !this.room(entries.length)) return;
-    this.batches.push(entries);
-    this.entryLines += entries.length;
-    if (!this.packScheduled) {
-      this.packScheduled = true;
-      setImmediate(this.pack);
-    }
-    this.schedule();
-  }
-
-  private readonly pack = (): void => {
-    this.packScheduled = false;
-    for (const b of this.batches) this.writer.add(b);
-    this.batches = [];
-  };
-
   private room(lines: number): boolean {
-    if (!this.closing && this.inFlight + this.lines + this.entryLines + lines <= this.setup.maxQueuedEntries) return true;
+    if (!this.closing && this.inFlight + this.lines + lines <= this.setup.maxQueuedEntries) return true;
     this.droppedEntries += lines;
     return false;
   }
 
   private schedule(): void {
-    if (this.lines + this.entryLines >= POST_LINES) {
+    if (this.lines >= POST_LINES) {
       // Enough for one message: sent on the next turn, whatever the timer.
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
@@ -112,21 +84,12 @@ export class MetricsOffload {
     }
   }
 
-  /** One message for the entries queued, one for the blocks (one buffer, transferred). */
+  /** One message for the blocks queued (one buffer, transferred). */
   private readonly post = (): void => {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.immediate = null;
-    if (!this.worker) return;
-    if (this.entryLines > 0) {
-      this.pack();
-      const { nums, stamps, dict, entries } = this.writer.take();
-      const msg: ToWorker = { t: 'entries', nums, stamps, dict, lines: entries };
-      this.worker.postMessage(msg, [nums.buffer as ArrayBuffer]);
-      this.inFlight += entries;
-      this.entryLines = 0;
-    }
-    if (this.lines === 0) return;
+    if (!this.worker || this.lines === 0) return;
     const buf = new ArrayBuffer(this.bytes);
     const view = new Uint8Array(buf);
     let off = 0;
@@ -160,7 +123,7 @@ export class MetricsOffload {
     });
     this.worker = w;
     // Lines queued while no thread was running go to this one.
-    if (this.lines + this.entryLines > 0) this.schedule();
+    if (this.lines > 0) this.schedule();
   }
 
   private onMessage(w: Worker, msg: FromWorker): void {

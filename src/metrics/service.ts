@@ -1,24 +1,25 @@
 /**
  * Puts the metrics stage beside a store: what feeds it, and where its buckets live.
  *
- * The series are derived off the event loop, by the metrics worker thread (offload.ts), from
- * what is stored:
+ * The series are derived from what is stored, off the request's path (after the answer, on a
+ * later turn of the event loop, or on a thread):
  *
- * - memory store: the store's own subscription (it calls listeners with each append's entries,
- *   already built), packed for the thread;
- * - Redis store: each process counts what it stored (the buckets are shared by every process,
- *   so a firehose reader would count other processes' entries twice), by a wrapper around
- *   `append`: built entries are packed, and a drain batch (whose frames the store keeps, and
- *   nobody built entries of) goes as its stored block, which the thread decodes.
+ * - entries the event loop built anyway (every append on the memory store, JSON ingest on
+ *   Redis) are counted on the event loop, by an aggregator fed on the next turn: deriving them
+ *   costs less than packing them for another thread did (bench/README.md, "Metrics from logs");
+ * - a drain batch on the Redis store, whose frames the store keeps and whose entries nobody built,
+ *   goes as its stored block to the metrics worker thread (offload.ts), which decodes it.
  *
- * The thread flushes 10 s deltas to the one backend: in process (memory store) or in Redis.
+ * On Redis each process counts what it stored (the buckets are shared by every process, so a
+ * firehose reader would count other processes' entries twice). Both aggregators flush 10 s deltas
+ * to the one backend: in process (memory store) or in Redis, where deltas merge by addition.
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { MetricsConfig } from '../config.js';
 import { entryLimits } from '../normalize/bounds.js';
 import { syslogBlockHeader } from '../store/block.js';
 import type { Store } from '../store/types.js';
-import type { AggregatorStats } from './aggregator.js';
+import { Aggregator, type AggregatorStats } from './aggregator.js';
 import type { MetricsBackend, Retention } from './backend.js';
 import { createMemoryMetricsBackend } from './memory-backend.js';
 import { MetricsOffload } from './offload.js';
@@ -27,7 +28,7 @@ import { createRedisMetricsBackend } from './redis-backend.js';
 export interface MetricsService {
   backend: MetricsBackend;
   config: MetricsConfig;
-  /** What the stage counted about itself, the worker thread's and the event loop's together. */
+  /** What the stage counted about itself, the event loop's and the worker thread's together. */
   stats(): AggregatorStats;
   /** Counts and writes everything stored so far (tests, shutdown). */
   flush(): Promise<void>;
@@ -57,31 +58,41 @@ export function createMetricsService(
     maxSeriesPerApp: config.maxSeriesPerApp,
     maxQueuedEntries: config.maxQueuedEntries,
   };
-  const offload = new MetricsOffload({ ...limits, nice: config.threadNice, entryLimits: { ...entryLimits() } }, backend, onError);
-  const unsubscribe = redis ? undefined : store.subscribe((entries) => offload.addEntries(entries));
+  const aggregator = new Aggregator({ backend, ...limits, onError }).start();
+  // The thread is started only where there are blocks to decode.
+  const offload = redis ? new MetricsOffload({ ...limits, nice: config.threadNice, entryLimits: { ...entryLimits() } }, backend, onError) : undefined;
+  const unsubscribe = redis ? undefined : store.subscribe((entries) => aggregator.add(entries));
   const metrics: MetricsService = {
     backend,
     config,
-    stats: () => offload.stats(),
-    flush: () => offload.flush(),
+    stats: () => (offload ? sumStats(aggregator.stats, offload.stats()) : { ...aggregator.stats }),
+    flush: async () => {
+      await Promise.all([aggregator.flush(), offload?.flush()]);
+    },
     async close() {
       unsubscribe?.();
-      await offload.close();
+      await Promise.all([aggregator.close(), offload?.close()]);
       await backend.close();
     },
   };
-  return { store: redis ? countingStore(store, offload) : store, metrics };
+  return { store: offload ? countingStore(store, aggregator, offload) : store, metrics };
+}
+
+function sumStats(a: AggregatorStats, b: AggregatorStats): AggregatorStats {
+  const out = { ...a };
+  for (const k of Object.keys(out) as (keyof AggregatorStats)[]) out[k] += b[k];
+  return out;
 }
 
 /** The store, its appends counted once they are stored. */
-function countingStore(store: Store, offload: MetricsOffload): Store {
+function countingStore(store: Store, aggregator: Aggregator, offload: MetricsOffload): Store {
   return Object.assign(Object.create(store) as Store, {
     async append(req: Parameters<Store['append']>[0]) {
       const result = await store.append(req);
       if (result.stored > 0) {
         const batch = req.syslog;
         if (batch !== undefined) offload.addBlock([syslogBlockHeader(batch), batch.frames], batch.count);
-        else offload.addEntries(req.entries);
+        else aggregator.add(req.entries);
       }
       return result;
     },

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRandom } from '../../bench/bodies.js';
-import { addBinField, addToBins, binField, binsCount, binsQuantiles, emptyBins, mergeBins, mergePacked, packedQuantiles, RELATIVE_ACCURACY } from './sketch.js';
+import { addBinField, addToBins, binField, binIndex, binsCount, binsQuantiles, DenseBins, emptyBins, mergeBins, mergePacked, packedQuantiles, RELATIVE_ACCURACY } from './sketch.js';
 
 const QS = [0, 0.01, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1];
 
@@ -112,5 +112,25 @@ describe('quantile sketch', () => {
 
   it('an empty sketch has no quantiles', () => {
     expect(binsQuantiles(emptyBins(), [0.5])).toEqual([NaN]);
+  });
+
+  it('dense bins (an open bucket) hand over the very counts of the map bins, however they grew', () => {
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: 1e-6, max: 1e9, noNaN: true }), { maxLength: 300 }), (values) => {
+        const dense = new DenseBins();
+        const plain = emptyBins();
+        for (const v of values) {
+          dense.add(binIndex(v));
+          addToBins(plain, v);
+        }
+        const moved = emptyBins();
+        dense.moveInto(moved);
+        expect(new Map([...moved.pos].sort((a, b) => a[0] - b[0]))).toEqual(new Map([...plain.pos].sort((a, b) => a[0] - b[0])));
+        // Emptied: a second hand-over adds nothing.
+        const again = emptyBins();
+        dense.moveInto(again);
+        expect(again.pos.size).toBe(0);
+      }),
+    );
   });
 });

@@ -64,6 +64,48 @@ export function addToBins(bins: SketchBins, v: number): void {
   } else bins.zero++;
 }
 
+/**
+ * Positive-value bins being counted (an open bucket): one array indexed by bin from `offset`,
+ * grown on demand, so a value is an increment rather than a hash-map update (most values in logs
+ * are positive: times, sizes). {@link DenseBins.moveInto} hands the counts over as plain bins.
+ */
+export class DenseBins {
+  private counts = new Float64Array(0);
+  private offset = 0;
+
+  /** Counts one value of bin `index`. */
+  add(index: number): void {
+    let k = index - this.offset;
+    if (k < 0 || k >= this.counts.length) k = this.grow(index);
+    this.counts[k]!++;
+  }
+
+  /** Makes room for `index` (a margin on each side, at least twice the length); its slot. */
+  private grow(index: number): number {
+    const old = this.counts;
+    const lo = old.length === 0 ? index - 16 : Math.min(this.offset, index - 16);
+    const hi = old.length === 0 ? index + 48 : Math.max(this.offset + old.length, index + 16);
+    const len = Math.max(hi - lo, 2 * old.length);
+    const counts = new Float64Array(len);
+    if (old.length > 0) counts.set(old, this.offset - lo);
+    this.counts = counts;
+    this.offset = lo;
+    return index - lo;
+  }
+
+  /** Adds the counts to `bins.pos` and starts empty. */
+  moveInto(bins: SketchBins): void {
+    const c = this.counts;
+    for (let k = 0; k < c.length; k++) {
+      const n = c[k]!;
+      if (n === 0) continue;
+      const i = this.offset + k;
+      bins.pos.set(i, (bins.pos.get(i) ?? 0) + n);
+    }
+    this.counts = new Float64Array(0);
+  }
+}
+
 /** Adds every count of `from` into `into` (the exact merge). */
 export function mergeBins(into: SketchBins, from: SketchBins): void {
   for (const [i, n] of from.pos) into.pos.set(i, (into.pos.get(i) ?? 0) + n);

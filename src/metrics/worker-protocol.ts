@@ -1,10 +1,9 @@
 /**
  * Messages between the gateway's event loop and the metrics worker thread (worker.ts).
  *
- * The worker derives the series of stored entries: entries the gateway built, as the fields the
- * derivation reads (compact.ts), and drain batches the gateway did not build (the Redis store
- * keeps their frames), as their stored blocks (block.ts `S` blocks), which it decodes as a read
- * would. It sends the 10 s deltas back at every flush; the gateway writes them to the backend (memory
+ * The worker derives the series of drain batches the gateway did not build entries of (the
+ * Redis store keeps their frames), sent as their stored blocks (block.ts `S` blocks), which it
+ * decodes as a read would. It sends the 10 s deltas back at every flush; the gateway writes them to the backend (memory
  * or Redis) and answers, so a failed write is retried by the worker's aggregator.
  */
 import type { AggregatorStats } from './aggregator.js';
@@ -31,8 +30,6 @@ export type ToWorker =
    * block k is `buf[ends[k-1] … ends[k])`; `lines` is their number of lines in all.
    */
   | { t: 'blocks'; buf: ArrayBuffer; ends: number[]; lines: number }
-  /** Entries already built (compact.ts): `nums` is transferred; `lines` entries in all. */
-  | { t: 'entries'; nums: Float64Array; stamps: string; dict: string[]; lines: number }
   /** The answer to `deltas` #seq: written, or the error. */
   | { t: 'written'; seq: number; error?: string }
   /** Count what is queued and flush now; answer `flushed` #seq once the deltas are written. */

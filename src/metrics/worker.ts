@@ -1,10 +1,9 @@
 /**
- * The metrics worker thread: derives the series of stored entries off the gateway's event loop.
- *
- * Entries the gateway built arrive as the fields the derivation reads (compact.ts); drain blocks
- * it did not build (the Redis store keeps frames) are decoded here into the entries a read of
- * the store would give (block.ts `decodeBlock`). Both go through the aggregator (derive.ts) and
- * are flushed as 10 s deltas to the gateway, which writes them to the backend. The thread holds
+ * The metrics worker thread: derives the series of stored drain blocks off the gateway's event
+ * loop. The blocks are those the gateway did not build entries of (the Redis store keeps frames);
+ * they are decoded here into the entries a read of the store would give (block.ts
+ * `decodeBlock`), which go through the aggregator (derive.ts) and are flushed as 10 s deltas to
+ * the gateway, which writes them to the backend. The thread holds
  * no buckets of its own beyond one flush interval, so the backend stays the one place the API
  * and the live charts read.
  */
@@ -14,7 +13,6 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { setEntryLimits } from '../normalize/bounds.js';
 import { decodeBlock } from '../store/block.js';
 import { Aggregator } from './aggregator.js';
-import { readCompact } from './compact.js';
 import type { Delta, MetricsBackend } from './backend.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker-protocol.js';
 
@@ -73,11 +71,7 @@ const aggregator = new Aggregator({
 let reportedError = false;
 
 port.on('message', (msg: ToWorker) => {
-  if (msg.t === 'entries') {
-    aggregator.add(readCompact(msg.nums, msg.stamps, msg.dict));
-    aggregator.drainQueue();
-    send({ t: 'counted', lines: msg.lines });
-  } else if (msg.t === 'blocks') {
+  if (msg.t === 'blocks') {
     let start = 0;
     for (const end of msg.ends) {
       const block = Buffer.from(msg.buf, start, end - start);

@@ -273,6 +273,26 @@ function parseStatus(raw: string): number | undefined {
   return v;
 }
 
+/** Metric names by their (interned) logfmt key: see {@link metricName}. */
+const nameCache = new Map<string, string>();
+const NAME_CACHE_MAX = 4096;
+
+/**
+ * The metric name of an l2met key (`sample#memory_rss` → `memory_rss`): one string per key,
+ * reused line after line, rather than a fresh slice per line. The keys come interned from the
+ * logfmt scanner, so the lookup hashes nothing; and a reused name keeps its hash, so the metrics
+ * stage's lookups by name (a map per app) do not hash it again for every line.
+ */
+function metricName(key: string, prefix: number): string {
+  let name = nameCache.get(key);
+  if (name === undefined) {
+    name = key.slice(prefix);
+    if (nameCache.size >= NAME_CACHE_MAX) nameCache.clear();
+    nameCache.set(key, name);
+  }
+  return name;
+}
+
 /**
  * Pulls metrics out of a scanned logfmt line into `out` (overwritten) and returns it.
  *
@@ -302,7 +322,7 @@ export function extractMetrics(t: LogfmtTokens, router: boolean, out: MetricsRes
       const key = t.keys[k]!;
       const prefix = L2MET_PREFIX_LENGTH[cls]!;
       if (key.length === prefix) continue;
-      m = makeMetric(KIND[cls]!, key.slice(prefix), t.values[k]!, source);
+      m = makeMetric(KIND[cls]!, metricName(key, prefix), t.values[k]!, source);
       if (m.value === null) invalid = true;
     } else if (router && t.kinds[k] !== LOGFMT_BARE) {
       switch (cls) {
