@@ -101,6 +101,7 @@ const EnvSchema = z.object({
   METRICS_MAX_SERIES_PER_APP: int(2000, 10, 1_000_000),
   METRICS_MAX_QUEUED_ENTRIES: int(200_000, 1000, 100_000_000),
   METRICS_THREAD_NICE: int(10, 0, 19),
+  METRICS_READ_CACHE_BYTES: int(32 * 1024 * 1024, 0, 16 * 1024 * 1024 * 1024),
   METRICS_LIVE_INTERVAL_MS: int(2000, 100, 60_000),
   METRICS_LIVE_MAX_SERIES: int(50, 1, 1000),
   METRICS_MAX_POINTS: int(10_000, 100, 1_000_000),
@@ -210,6 +211,8 @@ export interface MetricsConfig {
   maxQueuedEntries: number;
   /** Niceness of the metrics worker thread (Linux; 0 = the process's): ingest comes first under CPU pressure. */
   threadNice: number;
+  /** Redis: bytes of closed buckets' points each process keeps to answer reads without fetching them (0: none). */
+  readCacheBytes: number;
   /** Interval of the `metrics` messages of a live subscription. */
   liveIntervalMs: number;
   /** Series one live subscription may follow. */
@@ -419,6 +422,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxSkewSec: e.METRICS_MAX_SKEW_SEC,
       maxSeriesPerApp: e.METRICS_MAX_SERIES_PER_APP,
       maxQueuedEntries: e.METRICS_MAX_QUEUED_ENTRIES,
+      readCacheBytes: e.METRICS_READ_CACHE_BYTES,
       threadNice: e.METRICS_THREAD_NICE,
       liveIntervalMs: e.METRICS_LIVE_INTERVAL_MS,
       liveMaxSeries: e.METRICS_LIVE_MAX_SERIES,

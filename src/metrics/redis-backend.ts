@@ -9,8 +9,14 @@
  * <p>:{m:<app>}:i:<step>:<sid>       ZSET  bucket starts with data (score = member = t)
  * <p>:{m:<app>}:b:<step>:<sid>:<t>   HASH  c, s, mn, mx, l, lt and the sketch bins p<i>, n<i>, z
  * <p>:{m:<app>}:s:<step>:<sid>       HASH  t → the point of a closed bucket (JSON), so a 24 h read
- *                                          is one HGETALL, not 1440; a late write deletes it
+ *                                          does not rebuild 1440 buckets; a late write deletes
+ *                                          it and counts up the field `g` (the generation)
  * ```
+ *
+ * Each process also keeps the closed points it read (an LRU of `readCacheBytes`), tagged with the
+ * summary's generation: a read fetches the generation, the index and only the points it does not
+ * hold (the open buckets, new ones), rather than all of them (a 24 h read moved ~200 kB and
+ * allocated several times that, and its collections made the p99).
  *
  * One app's keys share the hash tag `{m:<app>}`: one flush writes an app in one script call, on
  * a single Redis and on Redis Cluster alike. `sid` is a 64-bit hash of name and source. Every
@@ -18,6 +24,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import { ALL_SOURCES, newAcc, toPoint, type BucketAcc, type Point, type SeriesKind } from './bucket.js';
 import { t60Of, type Delta, type MetricsBackend, type Retention, type SeriesInfo, type SeriesRange, type SourceActivity, type Step } from './backend.js';
 import { addBinField } from './sketch.js';
@@ -59,7 +66,7 @@ while i <= #ARGV do
   end
   redis.call('EXPIRE', bk, ttl)
   redis.call('ZADD', ik, t, t)
-  redis.call('HDEL', sk, t)
+  if redis.call('HDEL', sk, t) == 1 then redis.call('HINCRBY', sk, 'g', 1) end
   local old = redis.call('ZRANGEBYSCORE', ik, '-inf', '(' .. horizon, 'LIMIT', 0, 1000)
   if #old > 0 then
     redis.call('ZREM', ik, unpack(old))
@@ -71,15 +78,42 @@ end
 return 1
 `;
 
+/**
+ * Keeps computed points of closed buckets in a summary hash, unless a late write changed its
+ * generation since the reader fetched it (the points may predate that write). KEYS: summary.
+ * ARGV: the generation read ('0': none), then (t, point JSON)….
+ */
+const KEEP_SCRIPT = `
+local g = redis.call('HGET', KEYS[1], 'g') or '0'
+if g ~= ARGV[1] then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+`;
+
+/** A series' closed points held by this process, as of one generation of its summary hash. */
+interface ClosedPoints {
+  gen: string;
+  points: Map<number, string>;
+  bytes: number;
+}
+
 export interface RedisMetricsOptions {
   redis: Redis | Cluster;
   prefix: string;
   retention: Retention;
   /** A bucket this long past its end is closed: its point is computed once and kept. */
   closeAfterSec?: number;
+  /** Bytes of closed points this process keeps for reads (0: none; default 32 MiB). */
+  readCacheBytes?: number;
 }
 
-type Scripted = (Redis | Cluster) & { sluiceMetricsWrite(numKeys: number, ...args: (string | number | (string | number)[])[]): Promise<number> };
+type Scripted = (Redis | Cluster) & {
+  sluiceMetricsWrite(numKeys: number, ...args: (string | number | (string | number)[])[]): Promise<number>;
+  sluiceMetricsKeep(summaryKey: string, gen: string, pairs: (string | number)[]): Promise<number>;
+};
+
+/** Closed points per KEEP_SCRIPT call (its arguments stay well within Lua's stack). */
+const MAX_KEEP_PER_CALL = 1000;
 
 /** Bucket updates (each a 10 s and a 60 s bucket of one series) per script call. */
 const MAX_BUCKETS_PER_CALL = 400;
@@ -108,6 +142,11 @@ function binArgs(acc: BucketAcc, out: (string | number)[]): number {
   return n;
 }
 
+function hold(c: ClosedPoints, t: number, json: string): void {
+  c.points.set(t, json);
+  c.bytes += json.length + 16;
+}
+
 /** A bucket hash read back (HGETALL) into an accumulator. */
 function accOf(kind: SeriesKind, h: Record<string, string>): BucketAcc | null {
   if (!h.c) return null;
@@ -125,6 +164,12 @@ function accOf(kind: SeriesKind, h: Record<string, string>): BucketAcc | null {
 export function createRedisMetricsBackend(opts: RedisMetricsOptions): MetricsBackend {
   const redis = opts.redis as Scripted;
   redis.defineCommand('sluiceMetricsWrite', { lua: WRITE_SCRIPT });
+  redis.defineCommand('sluiceMetricsKeep', { lua: KEEP_SCRIPT, numberOfKeys: 1 });
+  const cacheBytes = opts.readCacheBytes ?? 32 * 1024 * 1024;
+  const cache =
+    cacheBytes > 0
+      ? new LRUCache<string, ClosedPoints>({ maxSize: cacheBytes, sizeCalculation: (c) => c.bytes + 100 })
+      : null;
   const { retention, prefix } = opts;
   const closeAfter = opts.closeAfterSec ?? 30;
   const tag = (app: string) => `${prefix}:{m:${app}}`;
@@ -172,31 +217,67 @@ export function createRedisMetricsBackend(opts: RedisMetricsOptions): MetricsBac
 
   const read = async (app: string, name: string, source: string | undefined, fromSec: number, toSec: number, step: Step): Promise<SeriesRange> => {
     const sid = seriesId(name, source ?? ALL_SOURCES);
-    const [metaRaw, ts, summaries] = await Promise.all([
+    const summaryKey = keys.summary(app, step, sid);
+    const [metaRaw, ts, genRaw] = await Promise.all([
       redis.hget(keys.series(app), sid),
       redis.zrangebyscore(keys.index(app, step, sid), fromSec, toSec),
-      redis.hgetall(keys.summary(app, step, sid)),
+      redis.hget(summaryKey, 'g'),
     ]);
     if (!metaRaw) return { kind: null, points: [] };
     const [, , kind, unit] = JSON.parse(metaRaw) as [string, string, SeriesKind, string | null];
-    const missing = ts.filter((t) => summaries[t] === undefined).map(Number);
-    const built = await Promise.all(missing.map((t) => redis.hgetall(keys.bins(app, step, sid, t))));
+    const gen = genRaw ?? '0';
+    const cacheKey = `${app}\n${step}\n${sid}`;
+    let held = cache?.get(cacheKey);
+    // A late write since these points were read: they may predate it.
+    if (held === undefined || held.gen !== gen) held = { gen, points: new Map(), bytes: 0 };
+    const closed = held;
+    const unknown: number[] = [];
+    for (const s of ts) if (!closed.points.has(Number(s))) unknown.push(Number(s));
     const fresh = new Map<number, string>();
-    const nowSec = Math.floor(Date.now() / 1000);
-    const close: (string | number)[] = [];
-    missing.forEach((t, k) => {
-      const acc = accOf(kind, built[k]!);
-      if (!acc) return;
-      const json = JSON.stringify(toPoint(kind, t, acc));
-      fresh.set(t, json);
-      if (t + step + closeAfter < nowSec) close.push(t, json);
-    });
-    // Closed buckets keep their point; a later write to one deletes it again (WRITE_SCRIPT).
-    if (close.length > 0) void redis.hset(keys.summary(app, step, sid), ...close).catch(() => {});
+    if (unknown.length > 0) {
+      // Points another process (or an earlier read) kept; the rest are built from their buckets.
+      const kept = await redis.hmget(summaryKey, ...unknown.map(String));
+      const missing: number[] = [];
+      unknown.forEach((t, k) => {
+        const json = kept[k];
+        if (json == null) missing.push(t);
+        else hold(closed, t, json);
+      });
+      const built = await Promise.all(missing.map((t) => redis.hgetall(keys.bins(app, step, sid, t))));
+      const nowSec = Math.floor(Date.now() / 1000);
+      const close: (string | number)[] = [];
+      missing.forEach((t, k) => {
+        const acc = accOf(kind, built[k]!);
+        if (!acc) return;
+        const json = JSON.stringify(toPoint(kind, t, acc));
+        if (t + step + closeAfter < nowSec) {
+          close.push(t, json);
+          hold(closed, t, json);
+        } else fresh.set(t, json);
+      });
+      // Closed buckets keep their point (unless a late write came meanwhile: KEEP_SCRIPT); a
+      // later write to one deletes it again (WRITE_SCRIPT).
+      for (let i = 0; i < close.length; i += 2 * MAX_KEEP_PER_CALL) {
+        void redis.sluiceMetricsKeep(summaryKey, gen, close.slice(i, i + 2 * MAX_KEEP_PER_CALL)).catch(() => {});
+      }
+    }
+    if (cache !== null && closed.points.size > 0) {
+      // Points past the retention go: they were held in ascending order, mostly (one read out of
+      // order is only dropped later, or by the LRU).
+      const horizon = Math.floor(Date.now() / 1000) - retention[step] - step;
+      for (const [t, json] of closed.points) {
+        if (t >= horizon) break;
+        closed.points.delete(t);
+        closed.bytes -= json.length + 16;
+      }
+      // A new holder each time: the LRU sizes an entry when it is set.
+      cache.set(cacheKey, { gen, points: closed.points, bytes: closed.bytes });
+    }
     // Kept points go out as stored, unparsed: a 24 h read is 1440 of them.
     const pointsJson: string[] = [];
     for (const s of ts) {
-      const p = fresh.get(Number(s)) ?? summaries[s];
+      const t = Number(s);
+      const p = closed.points.get(t) ?? fresh.get(t);
       if (p !== undefined) pointsJson.push(p);
     }
     return { kind, ...(unit !== null ? { unit } : {}), pointsJson };

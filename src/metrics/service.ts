@@ -50,7 +50,7 @@ export function createMetricsService(
   onError?: (err: unknown) => void,
 ): MetricsSetup {
   const retention: Retention = { 10: config.retention10s, 60: config.retention60s };
-  const backend = redis ? createRedisMetricsBackend({ redis: redis.client, prefix: redis.prefix, retention }) : createMemoryMetricsBackend(retention);
+  const backend = redis ? createRedisMetricsBackend({ redis: redis.client, prefix: redis.prefix, retention, readCacheBytes: config.readCacheBytes }) : createMemoryMetricsBackend(retention);
   const limits = {
     retention,
     flushMs: config.flushMs,
