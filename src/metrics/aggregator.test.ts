@@ -49,6 +49,10 @@ describe('Aggregator', () => {
     expect(names.filter((n) => n.startsWith('n'))).toHaveLength(9);
     expect(agg.stats.droppedObservations).toBe(1 + 11);
     expect((await backend.read('a', 'x', undefined, 0, NOW / 1000, 10)).kind).toBe('count');
+    // A line whose x is of another kind first, then of x's own: the second is counted.
+    agg.add([entry({ metrics: [metric('x', 'sample', 7)] }), entry({ metrics: [metric('x', 'count', 1)] })]);
+    await agg.flush();
+    expect((await backend.read('a', 'x', undefined, 0, NOW / 1000, 10)).points![0]!.sum).toBe(2);
   });
 
   it('merges every source of a name into the series read without a source', async () => {

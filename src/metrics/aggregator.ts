@@ -121,6 +121,11 @@ export class Aggregator implements Observer {
   private lastRouterApp: string | undefined;
   private lastRouterSource: string | undefined;
   private lastRouter: RouterGroup | undefined;
+  /** app → source → name → series, for the l2met metrics of other lines. */
+  private readonly metricGroups = new Map<string, Map<string, Map<string, Series>>>();
+  private lastMetricsApp: string | undefined;
+  private lastMetricsSource: string | undefined;
+  private lastMetrics: Map<string, Series> | undefined;
   readonly stats: AggregatorStats = emptyStats();
 
   constructor(private readonly opts: AggregatorOptions) {
@@ -222,6 +227,39 @@ export class Aggregator implements Observer {
       let s = g.measures[slot];
       if (s === undefined) g.measures[slot] = s = this.seriesFor(app, name, source, 'measure', m.unit);
       if (s === null) this.stats.droppedObservations++;
+      else addValue(this.accOf(s, t10), v, tMs);
+    }
+  }
+
+  observeMetrics(app: string, source: string, metrics: readonly Metric[], tMs: number): void {
+    if (tMs < this.nowMs - this.opts.retention[60] * 1000) {
+      this.stats.tooOld += countValid(metrics);
+      return;
+    }
+    // The series of one app and source, by name: one lookup of the source per line, where
+    // observe() per metric would look up a source that alternates from line to line.
+    let g = app === this.lastMetricsApp && source === this.lastMetricsSource ? this.lastMetrics : undefined;
+    if (g === undefined) {
+      let bySource = this.metricGroups.get(app);
+      if (!bySource) this.metricGroups.set(app, (bySource = new Map()));
+      g = bySource.get(source);
+      if (!g) bySource.set(source, (g = new Map()));
+      this.lastMetricsApp = app;
+      this.lastMetricsSource = source;
+      this.lastMetrics = g;
+    }
+    const t10 = Math.floor(tMs / 10_000) * 10;
+    for (let k = 0; k < metrics.length; k++) {
+      const m = metrics[k]!;
+      const v = m.value;
+      if (v === null || !Number.isFinite(v)) continue;
+      let s: Series | null | undefined = g.get(m.name);
+      if (s === undefined) {
+        // Kept once made; a refusal is not (the same name may come with its own kind next).
+        s = this.seriesFor(app, m.name, source, m.kind, m.unit);
+        if (s !== null) g.set(m.name, s);
+      }
+      if (s === null || s.meta.kind !== m.kind) this.stats.droppedObservations++;
       else addValue(this.accOf(s, t10), v, tMs);
     }
   }
@@ -358,6 +396,8 @@ export class Aggregator implements Observer {
     this.lastNames = undefined;
     this.routerGroups.clear();
     this.lastRouterApp = this.lastRouterSource = this.lastRouter = undefined;
+    this.metricGroups.clear();
+    this.lastMetricsApp = this.lastMetricsSource = this.lastMetrics = undefined;
     const before = this.nowMs - this.opts.retention[60] * 1000;
     for (const [app, names] of this.apps) {
       let n = this.seriesPerApp.get(app) ?? 0;

@@ -24,6 +24,8 @@ export interface Observer {
    * What observe() per series would do, with one lookup of the line's series.
    */
   observeRouter(app: string, source: string, status: number, code: string | undefined, metrics: readonly Metric[] | undefined, tMs: number): void;
+  /** The metrics of one line, all from `source`: what observe() per metric would do. */
+  observeMetrics(app: string, source: string, metrics: readonly Metric[], tMs: number): void;
 }
 
 const LEVEL_SERIES = ['log.lines.debug', 'log.lines.info', 'log.lines.warn', 'log.lines.error', 'log.lines.fatal'];
@@ -115,7 +117,15 @@ export function deriveEntries(entries: readonly Entry[], obs: Observer, maxSkewM
       continue;
     }
     const metrics = e.metrics;
-    if (metrics === undefined) continue;
+    if (metrics === undefined || metrics.length === 0) continue;
+    // The normaliser gives every metric of a line the line's `source=`: one source a line.
+    const first = metrics[0]!.source;
+    let same = true;
+    for (let k = 1; k < metrics.length; k++) if (metrics[k]!.source !== first) same = false;
+    if (same) {
+      obs.observeMetrics(app, first !== undefined ? first.slice(0, MAX_SOURCE) : proc, metrics, t);
+      continue;
+    }
     for (let k = 0; k < metrics.length; k++) {
       const m = metrics[k]!;
       if (m.value === null || !Number.isFinite(m.value)) continue;
