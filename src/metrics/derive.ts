@@ -37,6 +37,11 @@ function levelIndex(level: string): number {
 const ERROR_CODE = /^[HRL]\d{1,3}$/;
 const MAX_SOURCE = 100;
 
+/** A source of at most MAX_SOURCE chars (the string itself when shorter: no builtin call). */
+function bounded(source: string): string {
+  return source.length > MAX_SOURCE ? source.slice(0, MAX_SOURCE) : source;
+}
+
 // Entry timestamps are `YYYY-MM-DDTHH:MM:SS.ffffffZ` (27 chars): read off the digits, the day's
 // epoch computed once per day (Date.parse per entry was most of the stage's cost, and comparing
 // a cached minute prefix char by char was still its costliest line). One clock for `timestamp`,
@@ -112,7 +117,7 @@ export function deriveEntries(entries: readonly Entry[], obs: Observer, maxSkewM
       const ctx = e.context;
       const dyno = ctx?.dyno;
       const code = ctx?.code;
-      const source = typeof dyno === 'string' ? dyno.slice(0, MAX_SOURCE) : '';
+      const source = typeof dyno === 'string' ? bounded(dyno) : '';
       obs.observeRouter(app, source, e.status, typeof code === 'string' && ERROR_CODE.test(code) ? code : undefined, e.metrics, t);
       continue;
     }
@@ -123,13 +128,13 @@ export function deriveEntries(entries: readonly Entry[], obs: Observer, maxSkewM
     let same = true;
     for (let k = 1; k < metrics.length; k++) if (metrics[k]!.source !== first) same = false;
     if (same) {
-      obs.observeMetrics(app, first !== undefined ? first.slice(0, MAX_SOURCE) : proc, metrics, t);
+      obs.observeMetrics(app, first !== undefined ? bounded(first) : proc, metrics, t);
       continue;
     }
     for (let k = 0; k < metrics.length; k++) {
       const m = metrics[k]!;
       if (m.value === null || !Number.isFinite(m.value)) continue;
-      const source = m.source !== undefined ? m.source.slice(0, MAX_SOURCE) : proc;
+      const source = m.source !== undefined ? bounded(m.source) : proc;
       obs.observe(app, m.name, source, m.kind, m.unit, m.value, t);
     }
   }
