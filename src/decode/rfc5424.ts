@@ -9,7 +9,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { parseTimestamp } from './timestamp.js';
-import type { SyslogMode, SyslogParseResult, SyslogRecord } from './types.js';
+import type { SyslogMode, SyslogParseFailure, SyslogParseResult, SyslogRecord } from './types.js';
 
 const SP = 0x20;
 const LT = 0x3c;
@@ -29,9 +29,9 @@ const EQUALS = 0x3d;
  */
 const MAX_FIELD = 255;
 
-const BAD_PRI: SyslogParseResult = Object.freeze({ ok: false, reason: 'bad_pri' });
-const BAD_VERSION: SyslogParseResult = Object.freeze({ ok: false, reason: 'bad_version' });
-const BAD_HEADER: SyslogParseResult = Object.freeze({ ok: false, reason: 'bad_header' });
+const BAD_PRI: SyslogParseFailure = Object.freeze({ ok: false, reason: 'bad_pri' });
+const BAD_VERSION: SyslogParseFailure = Object.freeze({ ok: false, reason: 'bad_version' });
+const BAD_HEADER: SyslogParseFailure = Object.freeze({ ok: false, reason: 'bad_header' });
 
 type SdMap = Record<string, Record<string, string>>;
 
@@ -159,32 +159,21 @@ function parseSd(buf: Buffer, i: number, end: number): SdMap | null | undefined 
 }
 
 /**
- * Parses one RFC 5424 message in `buf[start, end)` (normally a frame's `msgStart..msgEnd`).
- *
- * - PRI: `<` 1–3 digits `>`, 0–191, no leading zero except `<0>` (§6.2.1), else `bad_pri`.
- * - VERSION: 1–2 digits, not starting with 0, then SP (§6.2.2), else `bad_version`.
- * - TIMESTAMP: `-` gives `timestamp: null`; an unparsable one gives `timestamp: null` and
- *   `invalidTimestamp: true` (the line is kept; the caller substitutes the receive time).
- * - HOSTNAME, APP-NAME, PROCID, MSGID: printable ASCII, single SP between them, `-` = null;
- *   accepted up to 255 bytes each (longer than §6.2 allows for the last three), else `bad_header`.
- *   The message may end right after MSGID (MSG is then '').
- * - `drain` mode: no STRUCTURED-DATA (Heroku drains omit it), everything after `MSGID SP` is MSG.
- * - `input` mode: STRUCTURED-DATA is required (`-` or `[id k="v" ...]`, §6.3, escapes `\"`, `\\`,
- *   `\]` undone), then SP MSG or the end; anything else is `bad_sd`.
- * - MSG: a leading UTF-8 BOM is dropped (§6.4), decoded as UTF-8; invalid bytes become U+FFFD and
- *   set `invalidUtf8`.
- *
- * Pure, never throws; out-of-range `start`/`end` are clamped to the buffer.
- *
- * @example
- * const line = Buffer.from('<158>1 2012-11-30T06:45:29+00:00 host heroku router - at=info');
- * parseRfc5424(line, 0, line.length, 'drain');
- * // { ok: true, record: { facility: 19, severity: 6, timestamp: '2012-11-30T06:45:29.000000Z',
- * //   hostname: 'host', appName: 'heroku', procId: 'router', msgId: null, message: 'at=info', ... } }
+ * Where {@link scanHeader} found the fields of the frame it accepted: PRI's value, TIMESTAMP's
+ * span and the four fields' spans (module state, not an object per line: the hot path).
  */
-export function parseRfc5424(buf: Buffer, start: number, end: number, mode: SyslogMode): SyslogParseResult {
-  if (!(start >= 0)) start = 0;
-  if (!(end <= buf.length)) end = buf.length;
+let hdrPri = 0;
+let hdrTsStart = 0;
+let hdrTsEnd = 0;
+const hdrField = new Int32Array(8);
+
+/**
+ * The header's syntax (§6.2: PRI, VERSION, TIMESTAMP's token, HOSTNAME, APP-NAME, PROCID,
+ * MSGID): null when it holds, else the failure. This alone decides whether a frame is accepted
+ * as RFC 5424 (a TIMESTAMP that does not parse, missing STRUCTURED-DATA or bad UTF-8 in MSG are
+ * flags, not rejects), so {@link checkRfc5424} and {@link parseRfc5424} share it.
+ */
+function scanHeader(buf: Buffer, start: number, end: number): SyslogParseFailure | null {
   let i = start;
   if (end - i < 4 || buf[i] !== LT) return BAD_PRI;
 
@@ -218,32 +207,76 @@ export function parseRfc5424(buf: Buffer, start: number, end: number, mode: Sysl
   const tsStart = i;
   while (i < end && buf[i] !== SP) i++;
   if (i >= end || i === tsStart) return BAD_HEADER;
-  let timestamp: string | null = null;
-  let invalidTimestamp = false;
-  if (!(i - tsStart === 1 && buf[tsStart] === DASH)) {
-    timestamp = parseTimestamp(buf, tsStart, i);
-    invalidTimestamp = timestamp === null;
-  }
+  hdrTsStart = tsStart;
+  hdrTsEnd = i;
   i++;
 
-  // HOSTNAME, APP-NAME, PROCID: each followed by SP.
-  let e = scanField(buf, i, end);
-  if (e < 0 || e >= end) return BAD_HEADER;
-  const hostname = fieldValue(buf, i, e);
-  i = e + 1;
-  e = scanField(buf, i, end);
-  if (e < 0 || e >= end) return BAD_HEADER;
-  const appName = fieldValue(buf, i, e);
-  i = e + 1;
-  e = scanField(buf, i, end);
-  if (e < 0 || e >= end) return BAD_HEADER;
-  const procId = fieldValue(buf, i, e);
-  i = e + 1;
-  // MSGID: followed by SP or the end of the line.
-  e = scanField(buf, i, end);
-  if (e < 0) return BAD_HEADER;
-  const msgId = fieldValue(buf, i, e);
-  i = e;
+  // HOSTNAME, APP-NAME, PROCID: each followed by SP; MSGID: followed by SP or the end.
+  for (let k = 0; k < 8; k += 2) {
+    const e = scanField(buf, i, end);
+    if (e < 0 || (k < 6 && e >= end)) return BAD_HEADER;
+    hdrField[k] = i;
+    hdrField[k + 1] = e;
+    i = e + 1;
+  }
+  hdrPri = pri;
+  return null;
+}
+
+/**
+ * Whether a frame would be accepted as RFC 5424, and if not why, without building its record:
+ * what ingest needs when the store keeps the frames and builds entries when they are read.
+ * Null exactly when {@link parseRfc5424} succeeds; else its failure.
+ */
+export function checkRfc5424(buf: Buffer, start: number, end: number): SyslogParseFailure | null {
+  if (!(start >= 0)) start = 0;
+  if (!(end <= buf.length)) end = buf.length;
+  return scanHeader(buf, start, end);
+}
+
+/**
+ * Parses one RFC 5424 message in `buf[start, end)` (normally a frame's `msgStart..msgEnd`).
+ *
+ * - PRI: `<` 1–3 digits `>`, 0–191, no leading zero except `<0>` (§6.2.1), else `bad_pri`.
+ * - VERSION: 1–2 digits, not starting with 0, then SP (§6.2.2), else `bad_version`.
+ * - TIMESTAMP: `-` gives `timestamp: null`; an unparsable one gives `timestamp: null` and
+ *   `invalidTimestamp: true` (the line is kept; the caller substitutes the receive time).
+ * - HOSTNAME, APP-NAME, PROCID, MSGID: printable ASCII, single SP between them, `-` = null;
+ *   accepted up to 255 bytes each (longer than §6.2 allows for the last three), else `bad_header`.
+ *   The message may end right after MSGID (MSG is then '').
+ * - `drain` mode: no STRUCTURED-DATA (Heroku drains omit it), everything after `MSGID SP` is MSG.
+ * - `input` mode: STRUCTURED-DATA is expected (`-` or `[id k="v" ...]`, §6.3, escapes `\"`, `\\`,
+ *   `\]` undone), then SP MSG or the end; without it (Logplex accepts such frames) the rest is
+ *   MSG and the record is flagged `missingSd`.
+ * - MSG: a leading UTF-8 BOM is dropped (§6.4), decoded as UTF-8; invalid bytes become U+FFFD and
+ *   set `invalidUtf8`.
+ *
+ * Pure, never throws; out-of-range `start`/`end` are clamped to the buffer.
+ *
+ * @example
+ * const line = Buffer.from('<158>1 2012-11-30T06:45:29+00:00 host heroku router - at=info');
+ * parseRfc5424(line, 0, line.length, 'drain');
+ * // { ok: true, record: { facility: 19, severity: 6, timestamp: '2012-11-30T06:45:29.000000Z',
+ * //   hostname: 'host', appName: 'heroku', procId: 'router', msgId: null, message: 'at=info', ... } }
+ */
+export function parseRfc5424(buf: Buffer, start: number, end: number, mode: SyslogMode): SyslogParseResult {
+  if (!(start >= 0)) start = 0;
+  if (!(end <= buf.length)) end = buf.length;
+  const bad = scanHeader(buf, start, end);
+  if (bad !== null) return bad;
+  const pri = hdrPri;
+  const tsStart = hdrTsStart;
+  let timestamp: string | null = null;
+  let invalidTimestamp = false;
+  if (!(hdrTsEnd - tsStart === 1 && buf[tsStart] === DASH)) {
+    timestamp = parseTimestamp(buf, tsStart, hdrTsEnd);
+    invalidTimestamp = timestamp === null;
+  }
+  const hostname = fieldValue(buf, hdrField[0]!, hdrField[1]!);
+  const appName = fieldValue(buf, hdrField[2]!, hdrField[3]!);
+  const procId = fieldValue(buf, hdrField[4]!, hdrField[5]!);
+  const msgId = fieldValue(buf, hdrField[6]!, hdrField[7]!);
+  let i = hdrField[7]!;
 
   let structuredData: SdMap | null = null;
   let missingSd = false;

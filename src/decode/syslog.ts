@@ -4,8 +4,8 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { parseRfc3164 } from './rfc3164.js';
-import { parseRfc5424 } from './rfc5424.js';
-import type { SyslogMode, SyslogParseResult } from './types.js';
+import { checkRfc5424, parseRfc5424 } from './rfc5424.js';
+import type { SyslogMode, SyslogParseFailure, SyslogParseResult } from './types.js';
 
 /**
  * True when `buf[start, end)` starts like RFC 5424 (§6.2.1–6.2.2): `<` 1–3 digits `>`, a
@@ -59,4 +59,15 @@ export function parseSyslogFrame(
   if (record === null) return result;
   if (line.indexOf('\uFFFD') !== -1) record.invalidUtf8 = !isUtf8(buf.subarray(start, end));
   return { ok: true, record };
+}
+
+/**
+ * Whether {@link parseSyslogFrame} would accept the frame (null) or why not, without building
+ * its record when it is RFC 5424 (the RFC 3164 fallback, rare on these routes, is decided by
+ * parsing it).
+ */
+export function checkSyslogFrame(buf: Buffer, start: number, end: number, mode: SyslogMode, receivedAt?: Date): SyslogParseFailure | null {
+  if (checkRfc5424(buf, start, end) === null) return null;
+  const res = parseSyslogFrame(buf, start, end, mode, receivedAt);
+  return res.ok ? null : res;
 }

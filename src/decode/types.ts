@@ -98,6 +98,10 @@ export interface SyslogRecord {
 }
 
 /** Result of parsing one frame: a record, or why it is not one. Never thrown. */
-export type SyslogParseResult =
-  | { ok: true; record: SyslogRecord }
-  | { ok: false; reason: SyslogRejectReason };
+export type SyslogParseResult = { ok: true; record: SyslogRecord } | SyslogParseFailure;
+
+/** Why a frame was not accepted. */
+export interface SyslogParseFailure {
+  ok: false;
+  reason: SyslogRejectReason;
+}

@@ -8,7 +8,7 @@ import { checkGrant, tokenOf, type RequireGrantOptions } from '../http/auth.js';
 import { contextAddress } from '../http/client-address.js';
 import { receivedAtDate } from '../normalize/syslog-batch.js';
 import { assertIngestEnabled, chargeRate } from './limits.js';
-import { decodeLogplexBody, formatRejects, syslogBatchOf } from './logplex-body.js';
+import { checkLogplexBody, decodeLogplexBody, formatRejects, syslogBatchOf } from './logplex-body.js';
 import { requestHeader } from '../http/header.js';
 
 /**
@@ -97,12 +97,12 @@ export async function handleDrain(deps: GatewayDeps, route: string, req: DrainRe
   // keeps the frames and parses them again on read (Redis) gets the very same entries.
   const userAgent = req.header('user-agent') || undefined;
   const mode = drainMode(userAgent);
-  const decoded = decodeLogplexBody(body, {
-    mode,
-    maxFrameBytes: config.maxFrameBytes,
-    receivedAt: receivedAtDate(receivedAt),
-  });
-  if (decoded.records.length === 0) {
+  const decodeOpts = { mode, maxFrameBytes: config.maxFrameBytes, receivedAt: receivedAtDate(receivedAt) };
+  // A store that keeps the frames builds the entries when they are read: here only what decides
+  // acceptance (framing, the syslog header's syntax) runs, the same frames accepted either way.
+  const decoded = store.keepsFrames ? checkLogplexBody(body, decodeOpts) : decodeLogplexBody(body, decodeOpts);
+  const count = decoded.frames.length;
+  if (count === 0) {
     if (metrics) for (const [reason, n] of Object.entries(decoded.rejects)) metrics.rejectedLines(route, reason, n);
     throw new GatewayError(
       'no_valid_frames',
@@ -112,10 +112,9 @@ export async function handleDrain(deps: GatewayDeps, route: string, req: DrainRe
         : `body holds no valid octet-counted syslog frame (rejected: ${formatRejects(decoded.rejects)})`,
     );
   }
-  await chargeRate(deps, grant.appId, decoded.records.length);
+  await chargeRate(deps, grant.appId, count);
 
   const frameId = req.header('logplex-frame-id') || undefined;
-  const count = decoded.records.length;
   // The request as a syslog batch: the store builds the entries (memory) or keeps the frames
   // and builds them when read (Redis); either way with syslogBatchEntries, so alike.
   const syslog = syslogBatchOf(body, decoded, {

@@ -302,6 +302,9 @@ export function timedStore(store: Store, metrics: GatewayMetrics): Store {
     get kind() {
       return store.kind;
     },
+    get keepsFrames() {
+      return store.keepsFrames;
+    },
     async append(req: AppendRequest): Promise<AppendResult> {
       const start = performance.now();
       let ok = false;

@@ -106,6 +106,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
 
   return {
     kind: 'memory',
+    keepsFrames: false,
 
     async append(req: AppendRequest): Promise<AppendResult> {
       if (closed) throw storeUnavailable('the store is closed');

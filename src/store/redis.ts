@@ -340,6 +340,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
 
   return {
     kind: 'redis',
+    keepsFrames: true,
 
     append(req) {
       return guard('append', () => appendImpl(req));

@@ -108,6 +108,12 @@ export interface StoreHealth {
  */
 export interface Store {
   readonly kind: 'memory' | 'redis';
+  /**
+   * True when the store keeps a drain batch's frames and builds its entries when they are read
+   * (Redis): ingest then only checks the frames (framing and header syntax decide acceptance),
+   * and builds no record of them.
+   */
+  readonly keepsFrames: boolean;
   append(req: AppendRequest): Promise<AppendResult>;
   query(filter: QueryFilter): Promise<QueryResult>;
   /** One entry by `id`, or the newest entry whose `trace_id` equals it; limited to `appIds` when given. */
