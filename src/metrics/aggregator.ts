@@ -112,7 +112,7 @@ export class Aggregator implements Observer {
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> | null = null;
   private retry: Delta[] = [];
-  private nowMs: number;
+  private nowMs = 0;
   private sweptAt = 0;
   private lastApp: string | undefined;
   private lastNames: Map<string, NameSlot> | undefined;
@@ -121,6 +121,7 @@ export class Aggregator implements Observer {
   private lastRouterApp: string | undefined;
   private lastRouterSource: string | undefined;
   private lastRouter: RouterGroup | undefined;
+  private lastRouterBySource: Map<string, RouterGroup> | undefined;
   /** app → source → name → series, for the l2met metrics of other lines. */
   private readonly metricGroups = new Map<string, Map<string, Map<string, Series>>>();
   private lastMetricsApp: string | undefined;
@@ -128,8 +129,16 @@ export class Aggregator implements Observer {
   private lastMetrics: Map<string, Series> | undefined;
   readonly stats: AggregatorStats = emptyStats();
 
+  /** Entry times before this (epoch ms) are past the 60 s retention: set with `nowMs`. */
+  private oldestMs = 0;
+
   constructor(private readonly opts: AggregatorOptions) {
+    this.setNow();
+  }
+
+  private setNow(): void {
     this.nowMs = this.now();
+    this.oldestMs = this.nowMs - this.opts.retention[60] * 1000;
   }
 
   private now(): number {
@@ -166,7 +175,7 @@ export class Aggregator implements Observer {
     const q = this.queue;
     this.queue = [];
     this.queued = 0;
-    this.nowMs = this.now();
+    this.setNow();
     const skew = this.opts.maxSkewSec * 1000;
     for (const entries of q) deriveEntries(entries, this, skew);
   }
@@ -184,7 +193,7 @@ export class Aggregator implements Observer {
   observeRouter(app: string, source: string, status: number, code: string | undefined, metrics: readonly Metric[] | undefined, tMs: number): void {
     const cls = Math.floor(status / 100);
     const hasClass = cls >= 1 && cls <= 5;
-    if (tMs < this.nowMs - this.opts.retention[60] * 1000) {
+    if (tMs < this.oldestMs) {
       this.stats.tooOld += 1 + (hasClass ? 1 : 0) + (code !== undefined ? 1 : 0) + countValid(metrics);
       return;
     }
@@ -192,11 +201,13 @@ export class Aggregator implements Observer {
     // observe() per series would look up name and source five times.
     let g = app === this.lastRouterApp && source === this.lastRouterSource ? this.lastRouter : undefined;
     if (g === undefined) {
-      let bySource = this.routerGroups.get(app);
+      // The app's map is looked up once per app change, the dyno's group when it changes.
+      let bySource = app === this.lastRouterApp ? this.lastRouterBySource : this.routerGroups.get(app);
       if (!bySource) this.routerGroups.set(app, (bySource = new Map()));
       g = bySource.get(source);
       if (!g) bySource.set(source, (g = new RouterGroup()));
       this.lastRouterApp = app;
+      this.lastRouterBySource = bySource;
       this.lastRouterSource = source;
       this.lastRouter = g;
     }
@@ -232,7 +243,7 @@ export class Aggregator implements Observer {
   }
 
   observeMetrics(app: string, source: string, metrics: readonly Metric[], tMs: number): void {
-    if (tMs < this.nowMs - this.opts.retention[60] * 1000) {
+    if (tMs < this.oldestMs) {
       this.stats.tooOld += countValid(metrics);
       return;
     }
@@ -271,7 +282,7 @@ export class Aggregator implements Observer {
 
   /** The pending 10 s accumulator of a series, made on first use; null when the observations (`n`) are dropped. */
   private accFor(app: string, name: string, source: string, kind: SeriesKind, unit: string | undefined, tMs: number, n: number): BucketAcc | null {
-    if (tMs < this.nowMs - this.opts.retention[60] * 1000) {
+    if (tMs < this.oldestMs) {
       this.stats.tooOld += n;
       return null;
     }
@@ -395,7 +406,7 @@ export class Aggregator implements Observer {
     this.lastApp = undefined;
     this.lastNames = undefined;
     this.routerGroups.clear();
-    this.lastRouterApp = this.lastRouterSource = this.lastRouter = undefined;
+    this.lastRouterApp = this.lastRouterSource = this.lastRouter = this.lastRouterBySource = undefined;
     this.metricGroups.clear();
     this.lastMetricsApp = this.lastMetricsSource = this.lastMetrics = undefined;
     const before = this.nowMs - this.opts.retention[60] * 1000;
