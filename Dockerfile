@@ -22,4 +22,4 @@ USER node
 EXPOSE 9000
 HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/healthcheck').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # A larger young generation: entries of a body live until it is stored (bench/README.md, GC).
-CMD ["node", "--max-semi-space-size=32", "--enable-experimental-regexp-engine", "--enable-experimental-regexp-engine-on-excessive-backtracks", "--regexp-backtracks-before-fallback=1000", "dist/main.js"]
+CMD ["node", "--max-semi-space-size=32", "--initial-old-space-size=128", "--enable-experimental-regexp-engine", "--enable-experimental-regexp-engine-on-excessive-backtracks", "--regexp-backtracks-before-fallback=1000", "dist/main.js"]

@@ -27,6 +27,7 @@ import type { Body } from './bodies.js';
 import { entryJsons, fanoutBodies, stampedTemplates, type Mix, type StampedTemplate } from './fanout/entries.js';
 import { DrainClient, feedClosedLoop, feedPaced, Progress } from './fanout/feed.js';
 import { Child, CpuWindow, startChild } from './fanout/proc.js';
+import { GATEWAY_NODE_FLAGS } from './http-ingest.js';
 import { ratio, si, table } from './measure.js';
 
 /** Options of {@link runFanoutBench}. */
@@ -35,8 +36,8 @@ export interface FanoutOptions {
   /** Directory for `--cpu-prof` profiles of the server children (none when absent). */
   profileDir?: string;
   /**
-   * Extra node flags for the server children, after `npm start`'s `--max-semi-space-size=32`
-   * (which they always get: a later `--max-semi-space-size` wins).
+   * Extra node flags for the server children, after `npm start`'s (GATEWAY_NODE_FLAGS, which they
+   * always get: a later `--max-semi-space-size` wins).
    */
   serverFlags?: string[];
   /** Closed-loop window: entries ingested but not yet received by the slowest client. */
@@ -414,7 +415,7 @@ export async function runFanoutBench(opts: FanoutOptions): Promise<FanoutResults
     ? { bareWarm: 600, bareWin: 1500, warm: 800, win: 2000, firstWarm: 1500, latWarm: 1500, latWarmExtra: 4000, latWin: 5000, bareLatWin: 2500 }
     : { bareWarm: 800, bareWin: 2500, warm: 1200, win: 3500, firstWarm: 2500, latWarm: 2000, latWarmExtra: 10_000, latWin: 10_000, bareLatWin: 5000 };
   const window = opts.window ?? 10_000;
-  const serverFlags = ['--max-semi-space-size=32', ...(opts.serverFlags ?? [])];
+  const serverFlags = [...GATEWAY_NODE_FLAGS, ...(opts.serverFlags ?? [])];
   if (opts.profileDir) mkdirSync(opts.profileDir, { recursive: true });
   const serverNodeArgs = [...serverFlags, ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [])];
   const counts = opts.clientCounts ?? CLIENT_COUNTS;

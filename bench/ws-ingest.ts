@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import WebSocket from 'ws';
 import { generateIngestToken } from '../src/apps/tokens.js';
+import { GATEWAY_NODE_FLAGS } from './http-ingest.js';
 import { ratio, si, table } from './measure.js';
 
 const BATCH = 100;
@@ -143,7 +144,7 @@ export async function runWsIngestBench(opts: { quick: boolean; serverNodeArgs?: 
   const token = generateIngestToken();
   const script = fileURLToPath(new URL('servers/sluice.ts', import.meta.url));
   // serverNodeArgs: `--profile` (`--cpu-prof`) and `--server-flags=` of bench/index.ts.
-  const child = spawn(process.execPath, ['--max-semi-space-size=32', ...(opts.serverNodeArgs ?? []), '--import', 'tsx', script, token], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SLUICE_ROLES: 'ingest' } });
+  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, ...(opts.serverNodeArgs ?? []), '--import', 'tsx', script, token], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SLUICE_ROLES: 'ingest' } });
   const port = await new Promise<number>((resolve) => {
     createInterface({ input: child.stdout! }).on('line', (l) => {
       const m = /^BENCH_PORT=(\d+)/.exec(l);

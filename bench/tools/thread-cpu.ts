@@ -7,13 +7,15 @@
  *   npx tsx bench/tools/thread-cpu.ts
  *   VARIANTS='[{"METRICS_ENABLED":"false"},{"METRICS_THREAD_NICE":"0"}]' ROUNDS=3 npx tsx bench/tools/thread-cpu.ts
  *
- * PROFILE_DIR=… runs the gateway with `--cpu-prof` into that folder (the profiles then hold the
+ * REDIS=1 runs the gateway on the Redis store (our own redis-server on a free port, a fresh key
+ * prefix per run). PROFILE_DIR=… runs the gateway with `--cpu-prof` into that folder (the profiles then hold the
  * warm-up too; the requests answered in all are printed, for cpuprofile-diff.ts).
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { Pool } from 'undici';
 import { buildBodies } from '../bodies.js';
 import { sluiceTarget, startServer, stopServer } from '../http-ingest.js';
+import { benchPrefix, startBenchRedis } from '../redis.js';
 import { randomUUID } from 'node:crypto';
 
 const token = `t.${randomUUID()}`;
@@ -29,7 +31,7 @@ function threads(pid: number) {
   return out;
 }
 async function run(env: Record<string, string>) {
-  const base = sluiceTarget('x', 'sluice.ts', [token], token);
+  const base = redis ? sluiceTarget('x', 'sluice-redis.ts', [token, redis.url, benchPrefix()], token) : sluiceTarget('x', 'sluice.ts', [token], token);
   const prof = [...(process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : []), ...(process.env.NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
   const { child, port } = await startServer({ ...base, env }, prof);
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 2, pipelining: 1 });
@@ -48,5 +50,7 @@ async function run(env: Record<string, string>) {
   const main = groups.get('main')! / el;
   console.log(`${JSON.stringify(env)} ${(ok / el / 1000).toFixed(1)}k lines/s main µs/line ${(main * 1e6 / (ok / el)).toFixed(2)} | ${per.join(', ')} | ${answered} requests in all`);
 }
+const redis = process.env.REDIS ? await startBenchRedis() : undefined;
 const variants = JSON.parse(process.env.VARIANTS ?? "[{\"METRICS_ENABLED\":\"false\"},{\"METRICS_ENABLED\":\"true\"}]");
 for (let i = 0; i < Number(process.env.ROUNDS ?? 2); i++) for (const v of variants) await run(v);
+await redis?.stop();
