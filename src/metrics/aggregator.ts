@@ -94,6 +94,40 @@ class RouterGroup {
   readonly measures: (Series | null | undefined)[] = [undefined, undefined, undefined];
 }
 
+/**
+ * Groups of series by app and source, made on first use. The last group is kept: a batch is one
+ * app, and its lines repeat their source; the app's map is looked up only when the app changes.
+ */
+class GroupsByAppSource<G> {
+  private readonly byApp = new Map<string, Map<string, G>>();
+  private lastApp: string | undefined;
+  private lastBySource: Map<string, G> | undefined;
+  private lastSource: string | undefined;
+  private last: G | undefined;
+  constructor(private readonly make: () => G) {}
+
+  get(app: string, source: string): G {
+    if (app === this.lastApp && source === this.lastSource) return this.last!;
+    let bySource = app === this.lastApp ? this.lastBySource : this.byApp.get(app);
+    if (!bySource) this.byApp.set(app, (bySource = new Map()));
+    let g = bySource.get(source);
+    if (g === undefined) bySource.set(source, (g = this.make()));
+    this.lastApp = app;
+    this.lastBySource = bySource;
+    this.lastSource = source;
+    this.last = g;
+    return g;
+  }
+
+  /** Forgets every group (they point at series a sweep may have dropped). */
+  clear(): void {
+    this.byApp.clear();
+    this.lastApp = this.lastSource = undefined;
+    this.lastBySource = undefined;
+    this.last = undefined;
+  }
+}
+
 /** One name's series by source, and the one observed last. */
 class NameSlot {
   readonly sources = new Map<string, Series>();
@@ -117,16 +151,9 @@ export class Aggregator implements Observer {
   private lastApp: string | undefined;
   private lastNames: Map<string, NameSlot> | undefined;
   /** app → source (dyno) → the series its router lines feed. */
-  private readonly routerGroups = new Map<string, Map<string, RouterGroup>>();
-  private lastRouterApp: string | undefined;
-  private lastRouterSource: string | undefined;
-  private lastRouter: RouterGroup | undefined;
-  private lastRouterBySource: Map<string, RouterGroup> | undefined;
+  private readonly routerGroups = new GroupsByAppSource(() => new RouterGroup());
   /** app → source → name → series, for the l2met metrics of other lines. */
-  private readonly metricGroups = new Map<string, Map<string, Map<string, Series>>>();
-  private lastMetricsApp: string | undefined;
-  private lastMetricsSource: string | undefined;
-  private lastMetrics: Map<string, Series> | undefined;
+  private readonly metricGroups = new GroupsByAppSource(() => new Map<string, Series>());
   readonly stats: AggregatorStats = emptyStats();
 
   /** Entry times before this (epoch ms) are past the 60 s retention: set with `nowMs`. */
@@ -199,18 +226,7 @@ export class Aggregator implements Observer {
     }
     // The group of series a router line feeds, for its app and dyno: one lookup per line, where
     // observe() per series would look up name and source five times.
-    let g = app === this.lastRouterApp && source === this.lastRouterSource ? this.lastRouter : undefined;
-    if (g === undefined) {
-      // The app's map is looked up once per app change, the dyno's group when it changes.
-      let bySource = app === this.lastRouterApp ? this.lastRouterBySource : this.routerGroups.get(app);
-      if (!bySource) this.routerGroups.set(app, (bySource = new Map()));
-      g = bySource.get(source);
-      if (!g) bySource.set(source, (g = new RouterGroup()));
-      this.lastRouterApp = app;
-      this.lastRouterBySource = bySource;
-      this.lastRouterSource = source;
-      this.lastRouter = g;
-    }
+    const g = this.routerGroups.get(app, source);
     const t10 = Math.floor(tMs / 10_000) * 10;
     this.countRouter(g.requests ?? (g.requests = this.seriesFor(app, 'router.requests', source, 'count', 'requests')), t10, tMs);
     if (hasClass) {
@@ -249,16 +265,7 @@ export class Aggregator implements Observer {
     }
     // The series of one app and source, by name: one lookup of the source per line, where
     // observe() per metric would look up a source that alternates from line to line.
-    let g = app === this.lastMetricsApp && source === this.lastMetricsSource ? this.lastMetrics : undefined;
-    if (g === undefined) {
-      let bySource = this.metricGroups.get(app);
-      if (!bySource) this.metricGroups.set(app, (bySource = new Map()));
-      g = bySource.get(source);
-      if (!g) bySource.set(source, (g = new Map()));
-      this.lastMetricsApp = app;
-      this.lastMetricsSource = source;
-      this.lastMetrics = g;
-    }
+    const g = this.metricGroups.get(app, source);
     const t10 = Math.floor(tMs / 10_000) * 10;
     for (let k = 0; k < metrics.length; k++) {
       const m = metrics[k]!;
@@ -406,9 +413,7 @@ export class Aggregator implements Observer {
     this.lastApp = undefined;
     this.lastNames = undefined;
     this.routerGroups.clear();
-    this.lastRouterApp = this.lastRouterSource = this.lastRouter = this.lastRouterBySource = undefined;
     this.metricGroups.clear();
-    this.lastMetricsApp = this.lastMetricsSource = this.lastMetrics = undefined;
     const before = this.nowMs - this.opts.retention[60] * 1000;
     for (const [app, names] of this.apps) {
       let n = this.seriesPerApp.get(app) ?? 0;
