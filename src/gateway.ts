@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { createServer } from 'node:http';
+import { answerClientErrors } from './http/client-error.js';
 import { getRequestListener } from '@hono/node-server';
 import { fastIngestListener } from './http/fast-routes.js';
 import type { Logger } from 'pino';
@@ -98,6 +99,7 @@ export function startGateway(opts: StartGatewayOptions): RunningGateway {
     const addr = server.address();
     opts.onListening?.(typeof addr === 'object' && addr ? addr.port : 0);
   });
+  answerClientErrors(server);
   server.requestTimeout = config.requestTimeoutMs;
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
   server.headersTimeout = Math.min(config.requestTimeoutMs, config.keepAliveTimeoutMs + 1000);
