@@ -414,7 +414,7 @@ export class Aggregator implements Observer {
     this.lastNames = undefined;
     this.routerGroups.clear();
     this.metricGroups.clear();
-    const before = this.nowMs - this.opts.retention[60] * 1000;
+    const before = this.oldestMs;
     for (const [app, names] of this.apps) {
       let n = this.seriesPerApp.get(app) ?? 0;
       for (const [name, slot] of names) {
